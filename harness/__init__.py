@@ -1,0 +1,1 @@
+"""The HA live-migration lab: probe observer, guest image, lab handle and scenario steps."""

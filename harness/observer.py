@@ -1,0 +1,145 @@
+"""Receive the probe's heartbeats, stamped with the kernel's receive time."""
+
+from __future__ import annotations
+
+import bisect
+import socket
+import struct
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from types import TracebackType
+
+from harness.heartbeat import Heartbeat, MalformedHeartbeat, parse
+
+# Python exposes SO_TIMESTAMPNS only on some builds; 35 is its value on Linux.
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+_TIMESPEC = struct.Struct("@qq")
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One heartbeat and the host's CLOCK_REALTIME at its arrival, in ns."""
+
+    host_ns: int
+    hb: Heartbeat
+
+
+@dataclass(frozen=True, slots=True)
+class Marker:
+    """An event in the run ("move requested"), on the same clock as samples."""
+
+    host_ns: int
+    label: str
+
+
+class Observer:
+    """A UDP listener that keeps the timeline of one run.
+
+    Malformed or foreign datagrams are counted by reason and dropped: a
+    stray packet on the lab network must never end a measurement.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, rcvbuf: int = 4 << 20) -> None:
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            self._sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+            # Heartbeats arrive in bursts after a freeze; don't drop them here.
+            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            self._sock.bind((host, port))
+        except OSError:
+            self._sock.close()
+            raise
+        self._sock.settimeout(0.1)
+        self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
+        self._samples: list[Sample] = []
+        self._markers: list[Marker] = []
+        self.rejected: Counter[str] = Counter()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._receive, name="observer", daemon=True)
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, port = self._sock.getsockname()
+        return host, port
+
+    def start(self) -> Observer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        self._sock.close()
+
+    def __enter__(self) -> Observer:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def mark(self, label: str) -> Marker:
+        marker = Marker(time.time_ns(), label)
+        with self._lock:
+            self._markers.append(marker)
+        return marker
+
+    @property
+    def samples(self) -> list[Sample]:
+        with self._lock:
+            return list(self._samples)
+
+    @property
+    def markers(self) -> list[Marker]:
+        with self._lock:
+            return list(self._markers)
+
+    def wait_for_heartbeat(self, timeout: float, after_ns: int = 0) -> Sample:
+        """The first heartbeat that arrived after `after_ns`, waiting up to `timeout` s."""
+        deadline = time.monotonic() + timeout
+        with self._arrived:
+            while True:
+                index = bisect.bisect_right(self._samples, after_ns, key=lambda s: s.host_ns)
+                if index < len(self._samples):
+                    return self._samples[index]
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    host, port = self.address
+                    raise TimeoutError(f"no heartbeat reached {host}:{port} within {timeout:.0f} s")
+                self._arrived.wait(left)
+
+    def _receive(self) -> None:
+        cmsg_space = socket.CMSG_SPACE(_TIMESPEC.size)
+        while not self._stop.is_set():
+            try:
+                data, ancdata, _flags, _addr = self._sock.recvmsg(512, cmsg_space)
+            except TimeoutError:
+                continue
+            except OSError:
+                if self._stop.is_set():
+                    return
+                raise
+            host_ns = _receive_time(ancdata)
+            try:
+                hb = parse(data)
+            except MalformedHeartbeat as bad:
+                with self._lock:
+                    self.rejected[bad.reason] += 1
+                continue
+            with self._arrived:
+                self._samples.append(Sample(host_ns, hb))
+                self._arrived.notify_all()
+
+
+def _receive_time(ancdata: list[tuple[int, int, bytes]]) -> int:
+    for level, kind, data in ancdata:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= _TIMESPEC.size:
+            sec, nsec = _TIMESPEC.unpack_from(data)
+            return sec * 1_000_000_000 + nsec
+    # Only without kernel support; a late user-space stamp is still a stamp.
+    return time.time_ns()
