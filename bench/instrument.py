@@ -14,6 +14,7 @@ import argparse
 import datetime
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -24,9 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from harness.calibration import calibrate
 from harness.guest_image import build_guest_image, build_probe
-from harness.local_migration import migrate_locally
+from harness.local_migration import GuestDidNotResume, migrate_locally
 
 PAUSES_MS = [50, 200, 1000]
+EVIDENCE = Path(__file__).resolve().parent.parent / "artifacts" / "bench"
 
 
 def machine() -> str:
@@ -72,10 +74,20 @@ def migration_table(runs: int, load_mibs: int) -> list[str]:
         "| RAM sent | lost heartbeats | records checked |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    freezes, downtimes, totals = [], [], []
+    freezes, downtimes, totals, failures = [], [], [], 0
     for run in range(runs):
-        with tempfile.TemporaryDirectory(prefix="bench-migration-") as tmp:
-            result = migrate_locally(image, Path(tmp), load_mibs=load_mibs)
+        workdir = Path(tempfile.mkdtemp(prefix="bench-migration-"))
+        try:
+            result = migrate_locally(image, workdir, load_mibs=load_mibs)
+        except GuestDidNotResume as crash:
+            failures += 1
+            evidence = EVIDENCE / f"{datetime.datetime.now():%Y%m%dT%H%M%S}-load{load_mibs}-run{run + 1}"
+            shutil.copytree(workdir, evidence, ignore=shutil.ignore_patterns("disk.img"))
+            lines.append(f"| {run + 1} | {load_mibs} MiB/s | guest did not resume: `{crash.oops}` | | | | | | | |")
+            print(f"migration run {run + 1}: guest did not resume, evidence in {evidence}", file=sys.stderr)
+            continue
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
         window = result.migration_freeze()
         freeze = window.freeze_ms if window else 0.0
         guest = f"{window.guest_gap_ms:.1f} ms" if window and window.guest_gap_ms is not None else "n/a"
@@ -92,11 +104,14 @@ def migration_table(runs: int, load_mibs: int) -> list[str]:
             f"| {result.analysis.lost} | {records} |"
         )
         print(f"migration run {run + 1}/{runs} (load {load_mibs} MiB/s) done", file=sys.stderr)
+    if not freezes:
+        return [*lines, f"| all {runs} runs failed | | | | | | | | | |"]
     lines.append(
         f"| median | | {statistics.median(freezes):.1f} ms | {statistics.median(downtimes):.0f} ms | "
         f"{statistics.median(f - d for f, d in zip(freezes, downtimes, strict=True)):+.1f} ms | "
         f"| {statistics.median(totals):.0f} ms | | | |"
     )
+    lines.append(f"\n{runs - failures} of {runs} migrations resumed the guest.")
     return lines
 
 

@@ -24,6 +24,17 @@ BOOT_TIMEOUT_S = 180
 RESUME_TIMEOUT_S = 60
 
 
+class GuestDidNotResume(RuntimeError):
+    """The migration completed but the guest never spoke again; the console says why."""
+
+    def __init__(self, console: Path, cause: Exception) -> None:
+        lines = console.read_text(errors="replace").splitlines() if console.exists() else []
+        oops = next((line for line in lines if "BUG:" in line or "fault" in line or "panic" in line), None)
+        super().__init__(f"{cause}; destination console ({console}): {oops or (lines[-1] if lines else 'empty')}")
+        self.console = console
+        self.oops = oops
+
+
 @dataclass(frozen=True)
 class LocalMigration:
     analysis: Analysis
@@ -62,6 +73,7 @@ def migrate_locally(
     ring: int = 1024,
     load_mibs: int = 0,
     steady_s: float = 2.0,
+    accel: str = "tcg",
     progress: Callable[[str], None] = lambda line: None,
 ) -> LocalMigration:
     disk = workdir / "disk.img"
@@ -69,7 +81,7 @@ def migrate_locally(
         f.truncate(ring * 4096)
     with Observer() as observer:
         spec = GuestSpec(image=image, disk=disk, observer=observer.address, hb_ms=hb_ms, ring=ring,
-                         load_mibs=load_mibs)  # fmt: skip
+                         load_mibs=load_mibs, accel=accel)  # fmt: skip
         with QemuGuest(spec, workdir, "source") as source:
             progress("booting the source guest")
             sample = observer.wait_for_heartbeat(BOOT_TIMEOUT_S)
@@ -83,7 +95,10 @@ def migrate_locally(
                 info = source.migrate(uri)
                 markers["completed"] = observer.mark("migration completed")
                 destination.wait_running()
-                observer.wait_for_heartbeat(RESUME_TIMEOUT_S, after_ns=markers["completed"].host_ns)
+                try:
+                    observer.wait_for_heartbeat(RESUME_TIMEOUT_S, after_ns=markers["completed"].host_ns)
+                except TimeoutError as silent:
+                    raise GuestDidNotResume(destination.console, silent) from silent
                 time.sleep(steady_s)
                 source_status, destination_status = source.status(), destination.status()
                 # The window closes when we ask for the stop, before the guest goes quiet.
