@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Install what this project needs on a Debian 12 host, then tox.
-#   bash bootstrap.sh     what `tox` (unit, component and lint) needs
-# Installs only what is missing; safe to run again.
+# Install what this project needs on a Debian 12 host, then tox: the tests'
+# tools below and the lab's (provision/host-packages). Installs only what is
+# missing; safe to run again. Daemons are started by `ha-lab doctor --fix`.
 set -euo pipefail
 
 packages=(
@@ -12,6 +12,8 @@ packages=(
 	libvirt-dev pkg-config    # libvirt-python builds from source
 	python3-venv
 )
+here=$(cd "$(dirname "$0")" && pwd)
+mapfile -t -O "${#packages[@]}" packages < <(sed 's/#.*//' "$here/provision/host-packages" | tr -s ' \t' '\n' | grep .)
 
 missing=()
 for pkg in "${packages[@]}"; do
@@ -29,7 +31,9 @@ if ((${#missing[@]})); then
 fi
 
 # The guest build asks apt which kernel to download: its lists must exist.
-if ! apt-cache policy linux-image-cloud-amd64 | grep -q 'Candidate: [0-9]'; then
+# (Read whole first: grep -q closing the pipe early would fail it under pipefail.)
+policy=$(apt-cache policy linux-image-cloud-amd64)
+if ! grep -q 'Candidate: [0-9]' <<<"$policy"; then
 	echo "bootstrap: refreshing apt's package lists"
 	apt-get update -qq
 fi
@@ -39,4 +43,4 @@ if ! command -v tox >/dev/null; then
 	python3 -m pip install -q tox
 	command -v pyenv >/dev/null && pyenv rehash
 fi
-echo "bootstrap: ready ($(tox --version | cut -d' ' -f1-2))"
+echo "bootstrap: ready (tox $(tox --version | cut -d' ' -f1))"

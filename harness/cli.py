@@ -6,13 +6,61 @@ import argparse
 import sys
 from pathlib import Path
 
-from harness.guest_image import GuestImageError, build_guest_image
+from harness.box import BoxError
+from harness.doctor import DoctorError, examine
+from harness.guest_image import GuestImageError, build_guest_image, cache_root
+from harness.lab import Lab, LabError
+from harness.lab_config import LabConfig, LabConfigError
 from harness.records import VerifyError, verify
 
 
 def _build_guest(args: argparse.Namespace) -> int:
     image = build_guest_image(cache=args.cache)
     print(f"kernel {image.kernel}\ninitrd {image.initrd}")
+    return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    report = examine(cache_root(), fix=args.fix, recheck=args.recheck)
+    print(report.table())
+    return 0
+
+
+def _lab(args: argparse.Namespace) -> Lab:
+    return Lab(LabConfig.load(args.config, name=args.name, subnet=args.subnet))
+
+
+def _up(args: argparse.Namespace) -> int:
+    lab = _lab(args)  # bad input is refused before the host is touched
+    report = examine(cache_root(), fix=args.fix)
+    print(report.table())
+    phases = lab.up(report.accel)
+    for phase, seconds in phases.seconds.items():
+        print(f"{phase:<24} {seconds:7.0f} s")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    lab = _lab(args)
+    states = lab.status()
+    if not states:
+        print(f"lab {lab.config.name}: not created")
+        return 1
+    for node, state in states.items():
+        print(f"{node:<8} {state}")
+    return 0 if all(state == "running" for state in states.values()) else 1
+
+
+def _provision(args: argparse.Namespace) -> int:
+    lab = _lab(args)
+    lab.require_running()
+    lab.provision()
+    return 0
+
+
+def _destroy(args: argparse.Namespace) -> int:
+    for item in _lab(args).destroy():
+        print(f"removed {item}")
     return 0
 
 
@@ -32,6 +80,23 @@ def parser() -> argparse.ArgumentParser:
     )
     build.set_defaults(run=_build_guest)
 
+    doctor = verbs.add_parser("doctor", help="check the host for the lab; --fix repairs it (as root)")
+    doctor.add_argument("--fix", action="store_true", help="install packages, start libvirt, apply host fixes")
+    doctor.add_argument("--recheck", action="store_true", help="boot-check the accelerator again")
+    doctor.set_defaults(run=_doctor)
+
+    lab_options = argparse.ArgumentParser(add_help=False)
+    lab_options.add_argument("--config", type=Path, help="lab config file (default: lab.toml if present)")
+    lab_options.add_argument("--name", help="lab name (overrides the config)")
+    lab_options.add_argument("--subnet", help="lab subnet, a private /24 (overrides the config)")
+    up = verbs.add_parser("up", parents=[lab_options], help="bring the lab up (or finish bringing it up)")
+    up.add_argument("--fix", action="store_true", help="let the doctor fix the host first (as root)")
+    up.set_defaults(run=_up)
+    verbs.add_parser("status", parents=[lab_options], help="the nodes' states").set_defaults(run=_status)
+    verbs.add_parser("provision", parents=[lab_options], help="run provisioning again").set_defaults(run=_provision)
+    destroy = verbs.add_parser("destroy", parents=[lab_options], help="destroy the lab and sweep its leftovers")
+    destroy.set_defaults(run=_destroy)
+
     check = verbs.add_parser("verify-records", help="check that acknowledged probe records are on a disk image")
     check.add_argument("image", type=Path)
     check.add_argument("--upto", type=int, required=True, help="newest record the guest reported acknowledged")
@@ -45,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return int(args.run(args))
-    except (GuestImageError, VerifyError) as err:
+    except (GuestImageError, VerifyError, DoctorError, LabError, LabConfigError, BoxError) as err:
         print(f"ha-lab: {err}", file=sys.stderr)
         return 2
 

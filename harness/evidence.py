@@ -1,0 +1,35 @@
+"""What a failed e2e run leaves behind for a human: cluster state, logs, consoles."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from harness.lab import Lab, LabError
+
+PER_NODE = {
+    "crm_mon.xml": "sudo crm_mon -1 --output-as=xml",
+    "cib.xml": "sudo cibadmin --query",
+    "journal.txt": "sudo journalctl -b --no-pager -n 3000",
+    "dmesg.txt": "sudo dmesg",
+    "drbd.txt": "sudo drbdadm status 2>&1; cat /proc/drbd 2>&1",
+    "guest-console.log": "sudo cat /var/log/halab/guest-console.log 2>/dev/null",
+}
+
+
+def collect(lab: Lab, dest: Path) -> Path:
+    """Gather evidence from every node that answers; never raise for one that does not."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for node in lab.config.nodes():
+        folder = dest / node.name
+        folder.mkdir(exist_ok=True)
+        for name, command in PER_NODE.items():
+            try:
+                (folder / name).write_text(lab.ssh(node.name, command))
+            except LabError as err:
+                (folder / name).write_text(f"unavailable: {err}\n")
+    if lab.console_dir.exists():
+        shutil.copytree(lab.console_dir, dest / "consoles", dirs_exist_ok=True)
+    if lab.logs.exists():
+        shutil.copytree(lab.logs, dest / "lab-logs", dirs_exist_ok=True)
+    return dest

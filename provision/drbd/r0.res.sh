@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Print the DRBD resource r0 (8.4 syntax: the Debian 12 kernel's DRBD is 8.4.11).
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=SCRIPTDIR/../lib.sh
+. "$here/lib.sh"
+read -r first second <<<"$(lab_nodes nas)"
+cat <<RES
+resource r0 {
+	protocol C;
+	device /dev/drbd0;
+	disk /dev/vdb;
+	meta-disk internal;
+	net {
+		# Tenths of a second: TCG nodes on a busy host answer late.
+		ping-timeout $(lab timings.drbd_ping_timeout_ds);
+		after-sb-0pri discard-zero-changes;
+		after-sb-1pri discard-secondary;
+		after-sb-2pri disconnect;
+	}
+	disk {
+		fencing resource-only;
+	}
+	handlers {
+		# The 8.4 handlers; the .9.sh ones need DRBD 9.
+		fence-peer "/usr/lib/drbd/crm-fence-peer.sh";
+		after-resync-target "/usr/lib/drbd/crm-unfence-peer.sh";
+	}
+	on $first {
+		address $(lab_node "$first" repl_ip):7789;
+	}
+	on $second {
+		address $(lab_node "$second" repl_ip):7789;
+	}
+}
+RES

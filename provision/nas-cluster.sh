@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Form the NAS cluster and start the NFS service on the second NAS node; run
+# there after node.sh ran on both NAS nodes. Idempotent.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$here/lib.sh"
+read -r first second <<<"$(lab_nodes nas)"
+[ "$(hostname)" = "$second" ] || die "run nas-cluster.sh on $second"
+"$here/cluster-form.sh" nas "$first" "$second"
+
+drbd_is() { [ "$(drbdadm "$1" r0 2>/dev/null)" = "$2" ]; }
+
+init_constraint=halab-init-promote-$second
+if ! pcs resource config drbd_r0-clone >/dev/null 2>&1; then
+	log "defining the NAS resources"
+	pcs cluster cib /tmp/nas.cib
+	"$here/pcs/nas-resources.sh" /tmp/nas.cib
+	# First start: the NFS group waits while DRBD skips its initial sync and
+	# gets a filesystem, on this node.
+	pcs -f /tmp/nas.cib resource disable nfs
+	pcs -f /tmp/nas.cib constraint location drbd_r0-clone rule id="$init_constraint" role=Promoted \
+		score=-INFINITY "#uname" eq "$first"
+	pcs cluster cib-push /tmp/nas.cib --config
+fi
+
+wait_for 600 "DRBD r0 connected" drbd_is cstate Connected
+if [ "$(drbdadm dstate r0)" = Inconsistent/Inconsistent ]; then
+	# Both disks are new and empty: nothing to sync (a full sync of 2 GiB
+	# takes ~5 min under TCG).
+	log "DRBD r0: new, skipping the initial sync"
+	drbdadm -- --clear-bitmap new-current-uuid r0
+fi
+wait_for 600 "DRBD r0 UpToDate on both" drbd_is dstate UpToDate/UpToDate
+
+if pcs constraint ref drbd_r0-clone 2>/dev/null | grep -q "$init_constraint"; then
+	wait_for 600 "DRBD r0 primary here" drbd_is role Primary/Secondary
+	if ! blkid /dev/drbd0 >/dev/null 2>&1; then
+		log "making the filesystem on /dev/drbd0"
+		mkfs.ext4 -q -L nfs /dev/drbd0
+	fi
+	mount /dev/drbd0 /srv/nfs
+	mkdir -p /srv/nfs/export/guest /srv/nfs/nfsinfo /srv/nfs/tickle
+	umount /srv/nfs
+	pcs constraint remove "$init_constraint"
+fi
+pcs resource enable nfs
+wait_for 900 "the NFS service started" sh -c 'crm_resource --resource nfs --locate 2>/dev/null | grep -q "is running on"'
+log "NFS service running on $(crm_resource --resource nfs --locate | sed 's/.*running on: //')"

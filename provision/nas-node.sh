@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# A storage node: DRBD r0 on the second disk, and nfsd's settings. Pacemaker
+# (set up by nas-cluster.sh) runs both. Idempotent.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$here/lib.sh"
+
+[ -b /dev/vdb ] || die "/dev/vdb missing: the DRBD disk was not attached (see the Vagrantfile)"
+echo drbd >/etc/modules-load.d/drbd.conf
+modprobe drbd
+
+"$here/drbd/r0.res.sh" >/tmp/r0.res
+if install_if_changed /tmp/r0.res /etc/drbd.d/r0.res 0644; then
+	# A running resource takes the new settings in place.
+	drbdadm status r0 >/dev/null 2>&1 && drbdadm adjust r0
+fi
+if ! drbdadm status r0 >/dev/null 2>&1 && ! drbdadm dump-md r0 >/dev/null 2>&1; then
+	log "creating DRBD metadata on /dev/vdb"
+	drbdadm -- --force create-md r0
+fi
+
+# Short grace and lease (defaults 90 s): a move of the NFS service stalls
+# clients for about this long at most.
+cat >/tmp/nfs.conf <<CONF
+[nfsd]
+grace-time=10
+lease-time=10
+CONF
+install_if_changed /tmp/nfs.conf /etc/nfs.conf.d/halab.conf 0644 || true
+[ "$(nfsconf --get nfsd grace-time)" = 10 ] || die "nfsd grace-time not taken from /etc/nfs.conf.d"
+mkdir -p /srv/nfs

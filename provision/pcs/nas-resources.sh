@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Define the NAS cluster's resources in a CIB file with pcs' file mode:
+#   nas-resources.sh CIB_FILE
+# Provisioning pushes the result to the live cluster; tests/ verifies the same
+# file offline with crm_verify and crm_simulate.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=SCRIPTDIR/../lib.sh
+. "$here/lib.sh"
+cib=${1:?usage: nas-resources.sh CIB_FILE}
+pcs_f() { pcs -f "$cib" "$@"; }
+
+vip=$(lab vip)
+ops=(op start timeout="$(lab timings.start_timeout_s)" op stop timeout="$(lab timings.stop_timeout_s)"
+	op monitor interval=20s timeout="$(lab timings.monitor_timeout_s)")
+
+# Fencing comes with the faults issue; until then it is off, and README says so.
+pcs_f property set stonith-enabled=false
+pcs_f resource defaults update resource-stickiness=100
+
+# DRBD: one Primary at most, promoted by Pacemaker (not systemd, not by hand).
+pcs_f resource create drbd_r0 ocf:linbit:drbd drbd_resource=r0 \
+	op start timeout="$(lab timings.start_timeout_s)" op stop timeout="$(lab timings.stop_timeout_s)" \
+	op promote timeout="$(lab timings.start_timeout_s)" op demote timeout="$(lab timings.stop_timeout_s)" \
+	op monitor interval=29s role=Promoted timeout="$(lab timings.monitor_timeout_s)" \
+	op monitor interval=31s role=Unpromoted timeout="$(lab timings.monitor_timeout_s)" \
+	promotable promoted-max=1 promoted-node-max=1 clone-max=2 clone-node-max=1 notify=true
+
+# The NFS service, in start order. Port 2049 is blocked while it starts and
+# stops, so clients retry instead of meeting a half-started server.
+pcs_f resource create nfs_block ocf:heartbeat:portblock action=block ip="$vip" portno=2049 protocol=tcp \
+	"${ops[@]}" --group nfs
+pcs_f resource create nfs_fs ocf:heartbeat:Filesystem device=/dev/drbd0 directory=/srv/nfs fstype=ext4 \
+	options=noatime "${ops[@]}" --group nfs
+# Client state (nfsdcld's database) lives on the DRBD filesystem, and the
+# server scope is the same on both nodes: clients then reclaim their locks
+# after a move and grace ends early.
+pcs_f resource create nfs_server ocf:heartbeat:nfsserver nfs_shared_infodir=/srv/nfs/nfsinfo nfs_ip="$vip" \
+	nfs_server_scope="$vip" "${ops[@]}" --group nfs
+for hv in $(lab_nodes hv); do
+	# sync, never async: async acknowledges writes a failover then loses.
+	pcs_f resource create "nfs_export_$hv" ocf:heartbeat:exportfs clientspec="$(lab_node "$hv" lab_ip)" \
+		directory=/srv/nfs/export fsid=1 options=rw,sync,no_root_squash,no_subtree_check \
+		"${ops[@]}" --group nfs
+done
+pcs_f resource create nfs_ip ocf:heartbeat:IPaddr2 ip="$vip" cidr_netmask=24 nic=eth1 "${ops[@]}" --group nfs
+pcs_f resource create nfs_unblock ocf:heartbeat:portblock action=unblock ip="$vip" portno=2049 protocol=tcp \
+	tickle_dir=/srv/nfs/tickle reset_local_on_unblock_stop=true "${ops[@]}" --group nfs
+
+pcs_f constraint order promote drbd_r0-clone "then" start nfs
+pcs_f constraint colocation add nfs with Promoted drbd_r0-clone INFINITY

@@ -1,0 +1,78 @@
+"""The lab is up: two clusters, DRBD, NFS, and the guest talking to the host."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from harness import hypervisor
+from harness.cluster import ClusterState
+from harness.lab import Lab
+from harness.observer import Observer
+from harness.timeline import analyze
+
+CLUSTERS = {"nas": ("nas1", "nas2"), "hv": ("vnode2", "vnode3")}
+
+
+def cluster_state(lab: Lab, node: str) -> ClusterState:
+    return ClusterState.from_xml(lab.ssh(node, "sudo crm_mon -1 --output-as=xml"))
+
+
+@pytest.mark.parametrize("cluster", sorted(CLUSTERS))
+def test_cluster_has_both_nodes_online_and_no_failed_actions(lab: Lab, cluster: str) -> None:
+    nodes = CLUSTERS[cluster]
+    state = cluster_state(lab, nodes[0])
+    assert sorted(state.online) == sorted(nodes)
+    assert state.offline == ()
+    assert state.failures == (), state.failures
+    assert not any(r.failed for r in state.resources)
+
+
+def test_drbd_is_connected_up_to_date_with_one_primary(lab: Lab) -> None:
+    roles = {}
+    for node in CLUSTERS["nas"]:
+        assert lab.ssh(node, "sudo drbdadm cstate r0").strip() == "Connected"
+        assert lab.ssh(node, "sudo drbdadm dstate r0").strip() == "UpToDate/UpToDate"
+        roles[node] = lab.ssh(node, "sudo drbdadm role r0").strip().split("/")[0]
+    assert sorted(roles.values()) == ["Primary", "Secondary"], roles
+    [primary] = [n for n, role in roles.items() if role == "Primary"]
+    assert cluster_state(lab, "nas1").where("nfs") == [primary] or cluster_state(lab, "nas1").where("nfs_server") == [
+        primary
+    ]
+
+
+@pytest.mark.parametrize("node", CLUSTERS["hv"])
+def test_vip_answers_and_export_is_mounted(lab: Lab, node: str) -> None:
+    host = lab.host(node)
+    vip = lab.config.vip
+    assert host.run(f"timeout 5 bash -c '</dev/tcp/{vip}/2049'").rc == 0, f"{node} cannot reach NFS at {vip}"
+    mount = host.mount_point("/var/lib/halab/nfs")
+    assert mount.exists
+    assert mount.filesystem == "nfs4"
+    assert f"{vip}:/srv/nfs/export" == mount.device
+    assert "vers=4.2" in mount.options and "hard" in mount.options
+
+
+def test_guest_runs_on_one_vnode_as_libvirt_and_pacemaker_say(lab: Lab) -> None:
+    [where] = cluster_state(lab, "vnode2").where("guest")
+    states = {}
+    for node in CLUSTERS["hv"]:
+        conn = hypervisor.connect(lab.ssh_config(), node)
+        try:
+            states[node] = hypervisor.guest_state(conn)
+        finally:
+            conn.close()
+    assert states[where] == "running", states
+    [other] = [n for n in CLUSTERS["hv"] if n != where]
+    assert states[other] != "running", states
+
+
+def test_guest_heartbeats_reach_the_host(observer: Observer) -> None:
+    first = observer.wait_for_heartbeat(60)
+    time.sleep(5)
+    analysis = analyze(observer.samples, interval_ms=5)
+    assert analysis.received > 200
+    assert analysis.boot_ids == [first.hb.boot_id]
+    assert analysis.disk is not None and analysis.disk.last_ack > first.hb.last_ack, "the disk loop is not advancing"
+    assert analysis.disk.errors == 0

@@ -1,0 +1,94 @@
+"""The lab config: derived names and addresses, and bad input refused with a reason."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.lab_config import LabConfig, LabConfigError
+
+
+def test_defaults_derive_every_address_from_the_subnet(tmp_path: Path) -> None:
+    config = LabConfig(subnet="10.80.0.0/24", state_root=tmp_path)
+    rendered = config.render("tcg", box="b", console_dir=tmp_path / "c")
+    nodes = {n["name"]: n for n in rendered["nodes"]}
+    assert nodes["vnode2"]["lab_ip"] == "10.80.0.12"
+    assert nodes["nas2"]["repl_ip"] == "10.80.1.22"
+    assert nodes["vnode3"]["repl_ip"] is None
+    assert rendered["vip"] == "10.80.0.20"
+    assert rendered["guest_ip"] == "10.80.0.50"
+    assert rendered["observer"] == "10.80.0.1:47000"
+    assert rendered["networks"]["mgmt"]["address"] == "10.80.2.0/24"
+    assert rendered["timings"]["corosync_token_ms"] == 10000
+    assert config.render("kvm", box="b", console_dir=tmp_path)["timings"]["corosync_token_ms"] == 3000
+
+
+def test_two_labs_share_no_name(tmp_path: Path) -> None:
+    a = LabConfig(name="one", subnet="10.80.0.0/24", state_root=tmp_path)
+    b = LabConfig(name="two", subnet="10.81.0.0/24", state_root=tmp_path)
+    assert not set(a.network_names.values()) & set(b.network_names.values())
+    assert a.domain_prefix != b.domain_prefix
+    assert a.state_dir != b.state_dir
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"name": "Bad_Name"}, "lower-case letters"),
+        ({"name": "x" * 13}, "1-12"),
+        ({"subnet": "10.77.0.0/16"}, "private /24"),
+        ({"subnet": "8.8.8.0/24"}, "private /24"),
+        ({"subnet": "10.77.0.1/24"}, "host bits set"),
+        ({"subnet": "banana"}, "give a network such as"),
+        ({"observer_port": 80}, "1024-65535"),
+    ],
+)
+def test_bad_values_are_refused_with_what_to_change(values: dict[str, object], message: str) -> None:
+    with pytest.raises(LabConfigError, match=message):
+        LabConfig(**values)  # type: ignore[arg-type]
+
+
+def test_lab_toml_is_read_and_overrides_win(tmp_path: Path) -> None:
+    toml = tmp_path / "lab.toml"
+    toml.write_text('name = "second"\nsubnet = "10.90.0.0/24"\n')
+    assert LabConfig.load(toml).name == "second"
+    assert LabConfig.load(toml, name="third").name == "third"
+    assert LabConfig.load(toml, name=None).subnet == "10.90.0.0/24"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('name = "x"\ncolour = "red"\n', "unknown keys"),
+        ("name = \n", "lab.toml"),
+        ('observer_port = "many"\n', "must be a number"),
+    ],
+)
+def test_broken_lab_toml_says_what_is_wrong(tmp_path: Path, text: str, message: str) -> None:
+    toml = tmp_path / "lab.toml"
+    toml.write_text(text)
+    with pytest.raises(LabConfigError, match=message):
+        LabConfig.load(toml)
+
+
+def test_missing_config_file_named_explicitly_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(LabConfigError, match="no such lab config"):
+        LabConfig.load(tmp_path / "absent.toml")
+
+
+def test_cli_refuses_a_bad_subnet_and_changes_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    state_root = LabConfig().state_root
+    before = sorted(state_root.rglob("*")) if state_root.exists() else []
+    assert main(["up", "--name", "fresh", "--subnet", "10.77.0.0/16"]) == 2
+    assert "private /24" in capsys.readouterr().err
+    assert (sorted(state_root.rglob("*")) if state_root.exists() else []) == before
+
+
+def test_written_config_is_what_the_vagrantfile_reads(tmp_path: Path) -> None:
+    config = LabConfig(state_root=tmp_path)
+    path = config.write("tcg", box="halab-debian12-x", console_dir=tmp_path / "console")
+    assert path == tmp_path / "halab" / "lab.json"
+    assert json.loads(path.read_text())["box"] == "halab-debian12-x"

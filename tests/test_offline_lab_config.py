@@ -1,0 +1,157 @@
+"""The lab's generated configuration, checked offline with the real tools.
+
+The same scripts provisioning runs build each cluster's CIB with pcs' file
+mode; crm_verify must accept it and crm_simulate must plan a guest move as a
+live migration. drbdadm parses the generated DRBD resource; Vagrant validates
+the Vagrantfile against the rendered lab config.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from harness.box import vagrant_env
+from harness.cluster import ClusterState
+from harness.lab_config import REPO, LabConfig
+from tests.conftest import need
+
+PROVISION = REPO / "provision"
+
+
+@pytest.fixture(scope="module")
+def lab_json(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    state = tmp_path_factory.mktemp("lab")
+    config = LabConfig(name="offline", subnet="10.99.0.0/24", state_root=state)
+    return config.write("tcg", box="halab-debian12-test", console_dir=state / "console")
+
+
+def run(args: list[str], lab_json: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        args, capture_output=True, text=True, env={**os.environ, "LAB_JSON": str(lab_json), **env}, check=False
+    )
+
+
+def build_cib(tmp_path: Path, lab_json: Path, script: str) -> Path:
+    need("pcs", "pcs")
+    need("cibadmin", "pacemaker-cli-utils")
+    cib = tmp_path / f"{script}.xml"
+    cib.write_text(subprocess.run(["cibadmin", "--empty"], capture_output=True, text=True, check=True).stdout)
+    result = run([str(PROVISION / "pcs" / script), str(cib)], lab_json)
+    assert result.returncode == 0, result.stderr
+    return cib
+
+
+def simulate(cib: Path, nodes: list[str], out: Path, lab_json: Path) -> str:
+    """Bring the nodes up in a simulation, run the transition, save the resulting CIB to `out`."""
+    # Two-node clusters keep quorum with one node (corosync two_node): say so.
+    args = ["crm_simulate", "--xml-file", str(cib), "--simulate", "--quorum", "true", "--save-output", str(out)]
+    for node in nodes:
+        args += ["--node-up", node]
+    result = run(args, lab_json)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def crm_mon(cib: Path, lab_json: Path) -> ClusterState:
+    result = run(["crm_mon", "-1", "--output-as=xml"], lab_json, CIB_file=str(cib))
+    assert result.returncode == 0, result.stderr
+    return ClusterState.from_xml(result.stdout)
+
+
+@pytest.mark.parametrize("script", ["nas-resources.sh", "hv-resources.sh"])
+def test_generated_cib_passes_crm_verify(tmp_path: Path, lab_json: Path, script: str) -> None:
+    cib = build_cib(tmp_path, lab_json, script)
+    result = run(["crm_verify", "--xml-file", str(cib), "--verbose"], lab_json)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "error" not in (result.stdout + result.stderr).lower()
+
+
+def test_nas_service_starts_with_the_drbd_primary(tmp_path: Path, lab_json: Path) -> None:
+    cib = build_cib(tmp_path, lab_json, "nas-resources.sh")
+    simulate(cib, ["nas1", "nas2"], tmp_path / "started.xml", lab_json)
+    assert crm_mon(tmp_path / "started.xml", lab_json).where("drbd_r0", role="Promoted") == []
+    # What the drbd agent does on an UpToDate node (crm_master): ask to be promoted.
+    scored = run(["crm_attribute", "--node", "nas2", "--name", "master-drbd_r0", "--update", "10000",
+                  "--lifetime", "reboot"], lab_json, CIB_file=str(tmp_path / "started.xml"))  # fmt: skip
+    assert scored.returncode == 0, scored.stderr
+    simulate(tmp_path / "started.xml", [], tmp_path / "state.xml", lab_json)
+    state = crm_mon(tmp_path / "state.xml", lab_json)
+    [primary] = state.where("drbd_r0", role="Promoted")
+    assert primary == "nas2"
+    group = ["nfs_block", "nfs_fs", "nfs_server", "nfs_export_vnode2", "nfs_export_vnode3", "nfs_ip", "nfs_unblock"]
+    for resource in group:
+        assert state.where(resource) == [primary], resource
+    assert state.failures == ()
+
+
+def test_moving_the_guest_is_a_live_migration(tmp_path: Path, lab_json: Path) -> None:
+    cib = build_cib(tmp_path, lab_json, "hv-resources.sh")
+    simulate(cib, ["vnode2", "vnode3"], tmp_path / "started.xml", lab_json)
+    [source] = crm_mon(tmp_path / "started.xml", lab_json).where("guest")
+    target = "vnode3" if source == "vnode2" else "vnode2"
+    # The operator's command, against the simulated cluster's CIB.
+    moved = run(["crm_resource", "--move", "--resource", "guest", "--node", target], lab_json,
+                CIB_file=str(tmp_path / "started.xml"))  # fmt: skip
+    assert moved.returncode == 0, moved.stderr
+    transition = simulate(tmp_path / "started.xml", [], tmp_path / "moved.xml", lab_json)
+    assert re.search(rf"Migrate\s+guest\s+\(\s*{source}\s+->\s+{target}\s*\)", transition), transition
+    assert re.search(rf"Resource action: guest\s+migrate_to on {source}", transition), transition
+    assert re.search(rf"Resource action: guest\s+migrate_from on {target}", transition), transition
+    # A stop and start would run a real start on the target; a migration only
+    # cleans up the source and completes with a pseudo start.
+    assert not re.search(r"Resource action: guest\s+start on", transition), transition
+    assert crm_mon(tmp_path / "moved.xml", lab_json).where("guest") == [target]
+
+
+DRBDADM_84 = "/usr/lib/drbd/drbdadm-84"  # what drbdadm runs when the 8.4 module is loaded, as in the nodes
+
+
+def drbd_dump(config: Path, as_host: str) -> subprocess.CompletedProcess[str]:
+    """Parse the config as `as_host` would: drbdadm looks itself up by hostname."""
+    script = f"hostname {as_host} && exec {DRBDADM_84} -c {config} dump r0"
+    return subprocess.run(["unshare", "--uts", "sh", "-c", script], capture_output=True, text=True, check=False)
+
+
+def test_drbd_resource_parses_with_the_84_tools(tmp_path: Path, lab_json: Path) -> None:
+    need("drbdadm", "drbd-utils")
+    result = run([str(PROVISION / "drbd" / "r0.res.sh")], lab_json)
+    assert result.returncode == 0, result.stderr
+    config = tmp_path / "r0.res"
+    config.write_text(result.stdout)
+    for node, address in (("nas1", "10.99.1.21:7789"), ("nas2", "10.99.1.22:7789")):
+        parsed = drbd_dump(config, node)
+        assert parsed.returncode == 0, parsed.stderr
+        assert f"address          ipv4 {address};" in parsed.stdout
+        assert "fencing          resource-only;" in parsed.stdout
+        assert "ping-timeout     100;" in parsed.stdout  # TCG timings
+    # The check is live: a missing semicolon fails it.
+    broken = tmp_path / "broken.res"
+    broken.write_text(result.stdout.replace("protocol C;", "protocol C"))
+    assert drbd_dump(broken, "nas1").returncode != 0
+
+
+def test_vagrantfile_validates(lab_json: Path) -> None:
+    need("vagrant", "vagrant and vagrant-libvirt")
+    result = subprocess.run(
+        ["vagrant", "validate"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**vagrant_env(), "HA_LAB_JSON": str(lab_json), "VAGRANT_DOTFILE_PATH": str(lab_json.parent / "vagrant")},
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "validated successfully" in result.stdout
+
+
+def test_vagrantfile_without_lab_config_says_what_to_do() -> None:
+    need("vagrant", "vagrant and vagrant-libvirt")
+    env = {k: v for k, v in vagrant_env().items() if k != "HA_LAB_JSON"}
+    result = subprocess.run(["vagrant", "validate"], cwd=REPO, capture_output=True, text=True, env=env, check=False)
+    assert result.returncode != 0
+    assert "HA_LAB_JSON is not set" in result.stdout + result.stderr
