@@ -24,8 +24,9 @@ import vagrant
 
 from harness import host_network
 from harness.box import ensure_box, vagrant_env
+from harness.cluster_setup import write_cluster_files
 from harness.guest_image import GuestImage, build_guest_image
-from harness.lab_config import REPO, LabConfig
+from harness.lab_config import REPO, TIMINGS, LabConfig
 from harness.observer import Observer
 
 REMOTE_DIR = "/var/lib/halab/provision"
@@ -142,6 +143,7 @@ class Lab:
         if not password.exists():
             password.touch(mode=0o600)
             password.write_text(secrets.token_urlsafe(18))
+        write_cluster_files(self.config, TIMINGS[accel].corosync_token_ms, self.state_dir / "cluster", self.secrets)
         key = self.secrets / "migration_key"
         if not key.exists():
             subprocess.run(
@@ -235,6 +237,7 @@ class Lab:
             tar.add(REPO / "provision", arcname=".", filter=_skip_box)
             tar.add(self.lab_json, arcname="lab.json")
             tar.add(self.secrets, arcname="secrets")
+            tar.add(self.state_dir / "cluster", arcname="cluster")
             if image:
                 tar.add(image.kernel, arcname="guest-image/vmlinuz")
                 tar.add(image.initrd, arcname="guest-image/initrd.img")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Form the hypervisor cluster and start the guest; run on the second vnode
-# after node.sh ran on both and the NAS serves NFS. Idempotent.
+# Mount the export on both vnodes, start their cluster and the guest; run on
+# the second vnode after node.sh ran on both and the NAS serves NFS. Idempotent.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=SCRIPTDIR/lib.sh
@@ -29,7 +29,10 @@ install_if_changed "$here/guest-image/initrd.img" "$guest/initrd.img" 0644 || tr
 # The probe's record ring: 4096 slots of 4 KiB.
 [ -f "$guest/disk.img" ] || truncate -s 64M "$guest/disk.img"
 
-"$here/cluster-form.sh" hv "$first" "$second"
+# Pacemaker on the vnodes starts only with the export mounted.
+systemctl is-active --quiet pacemaker || systemctl start pacemaker
+peer_ssh "systemctl is-active --quiet pacemaker || systemctl start pacemaker"
+wait_cluster_online 900
 if ! pcs resource config guest >/dev/null 2>&1; then
 	log "defining the guest"
 	pcs cluster cib /tmp/hv.cib

@@ -56,3 +56,14 @@ install_if_changed() {
 	install -D -m "$3" "$1" "$2"
 	log "wrote $2"
 }
+
+# wait_cluster_online SECONDS: until both nodes of this node's cluster are online.
+wait_cluster_online() {
+	wait_for "$1" "both cluster nodes online" both_online
+	log "cluster: both nodes online"
+}
+both_online() {
+	[ "$(crm_mon -1 --output-as=xml 2>/dev/null | python3 -c '
+import sys, xml.etree.ElementTree as ET
+print(sum(n.get("online") == "true" for n in ET.parse(sys.stdin).iter("node")))')" = 2 ]
+}

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Form the NAS cluster and start the NFS service on the second NAS node; run
-# there after node.sh ran on both NAS nodes. Idempotent.
+# Define the NAS cluster's resources and start the NFS service on the second
+# NAS node; run there after node.sh ran on both NAS nodes. Idempotent.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=SCRIPTDIR/lib.sh
 . "$here/lib.sh"
 read -r first second <<<"$(lab_nodes nas)"
 [ "$(hostname)" = "$second" ] || die "run nas-cluster.sh on $second"
-"$here/cluster-form.sh" nas "$first" "$second"
+wait_cluster_online 900
 
 drbd_is() { [ "$(drbdadm "$1" r0 2>/dev/null)" = "$2" ]; }
 
@@ -19,7 +19,7 @@ if ! pcs resource config drbd_r0-clone >/dev/null 2>&1; then
 	# First start: the NFS group waits while DRBD skips its initial sync and
 	# gets a filesystem, on this node.
 	pcs -f /tmp/nas.cib resource disable nfs
-	pcs -f /tmp/nas.cib constraint location drbd_r0-clone rule id="$init_constraint" role=Promoted \
+	pcs -f /tmp/nas.cib constraint location drbd_r0-clone rule constraint-id="$init_constraint" role=Promoted \
 		score=-INFINITY "#uname" eq "$first"
 	pcs cluster cib-push /tmp/nas.cib --config
 fi

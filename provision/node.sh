@@ -40,14 +40,31 @@ then
 	echo "hacluster:$(cat "$here/secrets/hacluster")" | chpasswd
 	log "set the hacluster password"
 fi
-# pcsd (Python and Ruby) needs minutes to start on a busy TCG node; systemd's
-# default 90 s kills it.
-printf '[Service]\nTimeoutStartSec=%s\n' "$(lab timings.start_timeout_s)" >/tmp/pcsd.conf
-if install_if_changed /tmp/pcsd.conf /etc/systemd/system/pcsd.service.d/halab.conf 0644; then
-	systemctl daemon-reload
+# Cluster membership: corosync.conf and the keys were made on the host, the
+# same for both nodes of a cluster (harness/cluster_setup.py). pcsd is not
+# needed: every pcs command the lab runs works on the local CIB.
+cluster=$role
+changed=
+install_if_changed "$here/cluster/$cluster/corosync.conf" /etc/corosync/corosync.conf 0644 && changed=1
+install_if_changed "$here/secrets/$cluster-corosync-authkey" /etc/corosync/authkey 0400 && changed=1
+install_if_changed "$here/secrets/$cluster-pacemaker-authkey" /etc/pacemaker/authkey 0640 && changed=1
+chown hacluster:haclient /etc/pacemaker/authkey
+systemctl disable --now pcsd 2>/dev/null || true
+systemctl is-enabled --quiet corosync || systemctl enable corosync pacemaker
+if [ -n "$changed" ] && systemctl is-active --quiet corosync; then
+	systemctl restart corosync pacemaker
 fi
-systemctl is-enabled --quiet pcsd || systemctl enable pcsd
-systemctl is-active --quiet pcsd || systemctl start pcsd
+# Starting may take minutes on a busy TCG node; don't let systemd give up.
+for unit in corosync pacemaker; do
+	printf '[Service]\nTimeoutStartSec=%s\n' "$(lab timings.start_timeout_s)" >/tmp/$unit.timeout.conf
+	install_if_changed /tmp/$unit.timeout.conf "/etc/systemd/system/$unit.service.d/timeout.conf" 0644 &&
+		systemctl daemon-reload
+done
+systemctl is-active --quiet corosync || systemctl start corosync
+if [ "$role" = nas ] || mountpoint -q /var/lib/halab/nfs; then
+	# A hypervisor's Pacemaker waits for the NFS mount (hv-node.sh); hv-cluster.sh starts it.
+	systemctl is-active --quiet pacemaker || systemctl start pacemaker
+fi
 
 case "$role" in
 nas) "$here/nas-node.sh" "$node" ;;

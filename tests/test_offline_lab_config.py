@@ -17,6 +17,7 @@ import pytest
 
 from harness.box import vagrant_env
 from harness.cluster import ClusterState
+from harness.cluster_setup import write_cluster_files
 from harness.lab_config import REPO, LabConfig
 from tests.conftest import need
 
@@ -155,3 +156,23 @@ def test_vagrantfile_without_lab_config_says_what_to_do() -> None:
     result = subprocess.run(["vagrant", "validate"], cwd=REPO, capture_output=True, text=True, env=env, check=False)
     assert result.returncode != 0
     assert "HA_LAB_JSON is not set" in result.stdout + result.stderr
+
+
+def test_cluster_membership_files(tmp_path: Path) -> None:
+    need("pcs", "pcs")
+    config = LabConfig(subnet="10.99.0.0/24", state_root=tmp_path)
+    keys = tmp_path / "secrets"
+    keys.mkdir(mode=0o700)
+    write_cluster_files(config, 10000, tmp_path / "cluster", keys)
+    nas = (tmp_path / "cluster" / "nas" / "corosync.conf").read_text()
+    assert "cluster_name: nas" in nas and "token: 10000" in nas and "two_node: 1" in nas
+    assert "ring0_addr: 10.99.0.21" in nas and "ring0_addr: 10.99.0.22" in nas
+    assert "vnode2" not in nas
+    hv = (tmp_path / "cluster" / "hv" / "corosync.conf").read_text()
+    assert "ring0_addr: 10.99.0.12" in hv and "ring0_addr: 10.99.0.13" in hv
+    key = keys / "nas-corosync-authkey"
+    assert len(key.read_bytes()) == 256 and (key.stat().st_mode & 0o777) == 0o600
+    first = key.read_bytes()
+    write_cluster_files(config, 10000, tmp_path / "cluster", keys)
+    assert key.read_bytes() == first, "keys are made once per lab"
+    assert (keys / "hv-pacemaker-authkey").read_bytes() != (keys / "nas-pacemaker-authkey").read_bytes()

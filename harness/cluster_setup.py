@@ -1,0 +1,41 @@
+"""Each cluster's membership files, made on the host before provisioning.
+
+pcs writes corosync.conf in its offline mode and the keys are random bytes:
+the nodes get identical files in the upload, and no pcsd has to carry them
+between nodes (on TCG nodes pcsd's remote calls outlast pcs' timeouts).
+"""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+from pathlib import Path
+
+from harness.lab_config import LabConfig
+
+CLUSTERS = {"nas": "nas", "hv": "hv"}  # cluster name by node role
+
+
+class ClusterSetupError(RuntimeError):
+    pass
+
+
+def write_cluster_files(config: LabConfig, accel_token_ms: int, out: Path, keys: Path) -> None:
+    """corosync.conf under out/NAME/, keys under keys/ (created once, mode 0600)."""
+    for role, name in CLUSTERS.items():
+        folder = out / name
+        folder.mkdir(parents=True, exist_ok=True)
+        nodes = [word for node in config.nodes(role) for word in (node.name, f"addr={config.lab_ip(node.offset)}")]
+        conf = folder / "corosync.conf"
+        result = subprocess.run(
+            ["pcs", "cluster", "setup", name, *nodes, "totem", f"token={accel_token_ms}",
+             "--corosync_conf", str(conf), "--no-cluster-uuid", "--overwrite"],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if result.returncode != 0:
+            raise ClusterSetupError(f"pcs could not write corosync.conf for {name}: {result.stderr.strip()}")
+        for key in (f"{name}-corosync-authkey", f"{name}-pacemaker-authkey"):
+            path = keys / key
+            if not path.exists():
+                path.touch(mode=0o600)
+                path.write_bytes(secrets.token_bytes(256))

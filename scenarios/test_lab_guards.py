@@ -1,0 +1,40 @@
+"""A second lab on this host may not take the running lab's name or subnets; nothing is changed."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from harness import host_network
+from harness.lab import Lab, LabError
+from harness.lab_config import LabConfig, LabConfigError
+
+
+def libvirt_inventory() -> tuple[str, str]:
+    def listing(*args: str) -> str:
+        return subprocess.run(["virsh", "-c", "qemu:///system", *args], capture_output=True, text=True).stdout
+
+    return listing("list", "--all", "--name"), listing("net-list", "--all", "--name")
+
+
+def test_a_taken_name_is_refused(lab: Lab) -> None:
+    before = libvirt_inventory()
+    twin = LabConfig(name=lab.config.name, subnet="10.201.0.0/24", state_root=lab.config.state_root / "guards")
+    with pytest.raises(LabConfigError, match="is taken"):
+        host_network.check_free(twin)
+    assert libvirt_inventory() == before
+
+
+def test_a_used_subnet_is_refused(lab: Lab) -> None:
+    before = libvirt_inventory()
+    neighbour = LabConfig(name="neighbour", subnet=lab.config.subnet, state_root=lab.config.state_root / "guards")
+    with pytest.raises(LabConfigError, match="is used by libvirt network"):
+        host_network.check_free(neighbour)
+    assert libvirt_inventory() == before
+
+
+def test_a_lab_that_is_not_up_is_reported_as_such(lab: Lab) -> None:
+    absent = Lab(LabConfig(name="absent", subnet="10.202.0.0/24", state_root=lab.config.state_root / "guards"))
+    with pytest.raises(LabError, match=r"not running \(not created\): run .ha-lab up. first"):
+        absent.require_running()
