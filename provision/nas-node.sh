@@ -30,3 +30,15 @@ CONF
 install_if_changed /tmp/nfs.conf /etc/nfs.conf.d/halab.conf 0644 || true
 [ "$(nfsconf --get nfsd grace-time)" = 10 ] || die "nfsd grace-time not taken from /etc/nfs.conf.d"
 mkdir -p /srv/nfs
+
+# Debian 12 trap: with iptables' nf_tables backend, `iptables -L` shows the
+# protocol as "6", not "tcp"; resource-agents 4.12's portblock greps for
+# "tcp", never sees its own DROP rule, and its unblock leaves NFS blocked.
+# The legacy backend prints what portblock expects.
+if [ "$(readlink -f /etc/alternatives/iptables)" != /usr/sbin/iptables-legacy ]; then
+	update-alternatives --quiet --set iptables /usr/sbin/iptables-legacy
+	update-alternatives --quiet --set ip6tables /usr/sbin/ip6tables-legacy
+	# Rules made through the other backend are invisible now: drop them.
+	iptables-nft -F INPUT
+	log "switched iptables to the legacy backend (for portblock)"
+fi
