@@ -38,7 +38,7 @@ def connect(ssh_config: Path, node: str) -> libvirt.virConnect:
 
 
 def guest_state(conn: libvirt.virConnect) -> str | None:
-    """ "running", "paused", … or None if the guest is not defined on this node."""
+    """The guest's state here ("running", "paused", …), or None where it is not defined."""
     try:
         domain = conn.lookupByName(GUEST)
     except libvirt.libvirtError:
