@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import libvirt
 
@@ -51,9 +50,3 @@ def guest_state(conn: libvirt.virConnect) -> str | None:
         libvirt.VIR_DOMAIN_CRASHED: "crashed",
     }
     return names.get(state, f"state {state}")
-
-
-def completed_migration(conn: libvirt.virConnect) -> dict[str, Any]:
-    """libvirt's statistics of the guest's last completed job (a migration, on the destination)."""
-    domain = conn.lookupByName(GUEST)
-    return dict(domain.jobStats(libvirt.VIR_DOMAIN_JOB_STATS_COMPLETED))

@@ -138,12 +138,6 @@ class LabConfig:
     def guest_ip(self) -> str:
         return self.lab_ip(GUEST_OFFSET)
 
-    def node(self, name: str) -> Node:
-        for node in NODES:
-            if node.name == name:
-                return node
-        raise LabConfigError(f"no node {name!r}; the nodes are {', '.join(n.name for n in NODES)}")
-
     def nodes(self, role: str | None = None) -> list[Node]:
         return [n for n in NODES if role is None or n.role == role]
 
