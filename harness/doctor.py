@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.guest_image import GuestImage, build_guest_image
+from harness.host_network import virsh
 from harness.lab_config import REPO
 from harness.observer import Observer
 from harness.qemu_vm import GuestSpec, QemuGuest
@@ -111,28 +112,24 @@ def _start_daemons() -> None:
             # No systemd here: start them ourselves (-l would want TLS).
             subprocess.run([daemon, "-d"], check=True)
     deadline = time.monotonic() + 30
-    while subprocess.run(["virsh", "-c", "qemu:///system", "version"], capture_output=True).returncode != 0:
+    while virsh("version").returncode != 0:
         if time.monotonic() > deadline:
             raise DoctorError("libvirtd started but does not answer on qemu:///system; see /var/log/libvirt")
         time.sleep(0.5)
 
 
-def _virsh(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["virsh", "-c", "qemu:///system", *args], capture_output=True, text=True, check=False)
-
-
 def _pool_ok() -> bool:
-    info = _virsh("pool-info", "default").stdout
+    info = virsh("pool-info", "default").stdout
     return any(line.split() == ["State:", "running"] for line in info.splitlines())
 
 
 def _fix_pool() -> None:
     # vagrant-libvirt puts boxes and disks into the pool named "default".
-    if _virsh("pool-info", "default").returncode != 0:
+    if virsh("pool-info", "default").returncode != 0:
         Path("/var/lib/libvirt/images").mkdir(parents=True, exist_ok=True)
-        _virsh("pool-define-as", "default", "dir", "--target", "/var/lib/libvirt/images")
-    _virsh("pool-start", "default")
-    _virsh("pool-autostart", "default")
+        virsh("pool-define-as", "default", "dir", "--target", "/var/lib/libvirt/images")
+    virsh("pool-start", "default")
+    virsh("pool-autostart", "default")
 
 
 def kvm_boots(image: GuestImage, timeout: float = KVM_BOOT_TIMEOUT_S) -> bool:

@@ -13,21 +13,19 @@ from harness.lab_config import LabConfig, LabConfigError
 URI = "qemu:///system"
 
 
-def _virsh(*args: str, check: bool = False) -> str:
-    result = subprocess.run(["virsh", "-c", URI, *args], capture_output=True, text=True, check=False)
-    if check and result.returncode != 0:
-        raise RuntimeError(f"virsh {' '.join(args)}: {result.stderr.strip()}")
-    return result.stdout
+def virsh(*args: str) -> subprocess.CompletedProcess[str]:
+    """One virsh call against the system libvirt; the caller judges the result."""
+    return subprocess.run(["virsh", "-c", URI, *args], capture_output=True, text=True, check=False)
 
 
 def _names(*args: str) -> list[str]:
-    return [line.strip() for line in _virsh(*args).splitlines() if line.strip()]
+    return [line.strip() for line in virsh(*args).stdout.splitlines() if line.strip()]
 
 
 def network_ranges() -> dict[str, list[ipaddress.IPv4Network]]:
     ranges: dict[str, list[ipaddress.IPv4Network]] = {}
     for name in _names("net-list", "--all", "--name"):
-        root = ET.fromstring(_virsh("net-dumpxml", name) or "<network/>")
+        root = ET.fromstring(virsh("net-dumpxml", name).stdout or "<network/>")
         nets = []
         for ip in root.iter("ip"):
             address, mask = ip.get("address"), ip.get("netmask") or ip.get("prefix")
@@ -75,16 +73,16 @@ def sweep(config: LabConfig) -> list[str]:
     removed = []
     for domain in _names("list", "--all", "--name"):
         if domain.startswith(config.domain_prefix):
-            _virsh("destroy", domain)
-            _virsh("undefine", domain, "--remove-all-storage")
+            virsh("destroy", domain)
+            virsh("undefine", domain, "--remove-all-storage")
             removed.append(f"domain {domain}")
     for volume in _names("vol-list", "default", "--name") if "default" in _names("pool-list", "--name") else []:
         if volume.startswith(config.domain_prefix):
-            _virsh("vol-delete", volume, "--pool", "default")
+            virsh("vol-delete", volume, "--pool", "default")
             removed.append(f"volume {volume}")
     for network in config.network_names.values():
         if network in _names("net-list", "--all", "--name"):
-            _virsh("net-destroy", network)
-            _virsh("net-undefine", network)
+            virsh("net-destroy", network)
+            virsh("net-undefine", network)
             removed.append(f"network {network}")
     return removed

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 
 from harness import host_network
@@ -12,10 +10,9 @@ from harness.lab_config import LabConfig, LabConfigError
 
 
 def libvirt_inventory() -> tuple[str, str]:
-    def listing(*args: str) -> str:
-        return subprocess.run(["virsh", "-c", "qemu:///system", *args], capture_output=True, text=True).stdout
-
-    return listing("list", "--all", "--name"), listing("net-list", "--all", "--name")
+    return host_network.virsh("list", "--all", "--name").stdout, host_network.virsh(
+        "net-list", "--all", "--name"
+    ).stdout
 
 
 def test_a_taken_name_is_refused(lab: Lab) -> None:
