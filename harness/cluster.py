@@ -1,4 +1,4 @@
-"""A Pacemaker cluster's state, as `crm_mon --output-as=xml` reports it."""
+"""A Pacemaker cluster's state, as `crm_mon --output-as=xml` and the CIB report it."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ class Resource:
     active: bool
     failed: bool
     nodes: tuple[str, ...]
+    pending: str = ""  # an action in flight ("Migrating", "Starting", …), if any
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class ClusterState:
                     active=r.get("active") == "true",
                     failed=r.get("failed") == "true",
                     nodes=tuple(n.get("name", "") for n in r.findall("node")),
+                    pending=r.get("pending", ""),
                 )
                 for r in (resources.iter("resource") if resources is not None else [])
             ),
@@ -67,3 +69,67 @@ class ClusterState:
             if r.active and (role is None or r.role == role)
             for node in r.nodes
         )
+
+
+@dataclass(frozen=True)
+class Operation:
+    """The newest record of one operation in the CIB's status section (times on the node's clock)."""
+
+    resource: str
+    node: str
+    operation: str
+    rc: int
+    # last-rc-change, whole seconds: when the executor ran the operation (measured
+    # 2026-11-29: it matches the start of a 117 s migrate_to, not its end).
+    changed_s: int
+    exec_ms: int
+    queue_ms: int
+    interval_ms: int
+
+
+def operations_from_cib(text: str) -> list[Operation]:
+    """Every lrm_rsc_op of a CIB (`cibadmin --query`), oldest first."""
+    ops: list[Operation] = []
+    for node_state in ET.fromstring(text).iter("node_state"):
+        node = node_state.get("uname", "")
+        for resource in node_state.iter("lrm_resource"):
+            for op in resource.iter("lrm_rsc_op"):
+                ops.append(
+                    Operation(
+                        resource=resource.get("id", ""),
+                        node=node,
+                        operation=op.get("operation", ""),
+                        rc=int(op.get("rc-code", "-1")),
+                        changed_s=int(op.get("last-rc-change", "0")),
+                        exec_ms=int(op.get("exec-time", "0")),
+                        queue_ms=int(op.get("queue-time", "0")),
+                        interval_ms=int(op.get("interval", "0")),
+                    )
+                )
+    return sorted(ops, key=lambda o: (o.changed_s, o.node, o.resource, o.operation))
+
+
+@dataclass(frozen=True)
+class Location:
+    id: str
+    resource: str
+    node: str
+    score: str
+    role: str
+
+
+# What `crm_resource --move/--ban` and DRBD's fence-peer handler leave behind.
+LEFTOVER_PREFIXES = ("cli-prefer-", "cli-ban-", "drbd-fence-by-handler-")
+
+
+def locations_from_cib(text: str) -> list[Location]:
+    """Every rsc_location constraint of a CIB or of its constraints section."""
+    return [
+        Location(c.get("id", ""), c.get("rsc", ""), c.get("node", ""), c.get("score", ""), c.get("role", ""))
+        for c in ET.fromstring(text).iter("rsc_location")
+    ]
+
+
+def leftovers(locations: list[Location]) -> list[Location]:
+    """Constraints a finished move must not leave: they pin or block resources from then on."""
+    return [c for c in locations if c.id.startswith(LEFTOVER_PREFIXES)]

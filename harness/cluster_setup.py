@@ -1,17 +1,23 @@
-"""Each cluster's membership files, made on the host before provisioning.
+"""Each cluster's membership files and configuration, made on the host before provisioning.
 
 pcs writes corosync.conf in its offline mode and the keys are random bytes:
 the nodes get identical files in the upload, and no pcsd has to carry them
-between nodes (on TCG nodes pcsd's remote calls outlast pcs' timeouts).
+between nodes (on TCG nodes pcsd's remote calls outlast pcs' timeouts). The
+resources and constraints are built the same way, with pcs' file mode on the
+host (each pcs call costs a TCG node 5-15 s), and pushed by provisioning.
 """
 
 from __future__ import annotations
 
+import os
 import secrets
 import subprocess
 from pathlib import Path
 
-from harness.lab_config import LabConfig
+from harness.lab_config import REPO, LabConfig
+
+# The scripts that build each cluster's CIB, in order (provision/pcs/).
+CIB_SCRIPTS = {"nas": ("nas-resources.sh", "nas-first-start.sh"), "hv": ("hv-resources.sh",)}
 
 CLUSTERS = {"nas": "nas", "hv": "hv"}  # cluster name by node role
 
@@ -39,3 +45,24 @@ def write_cluster_files(config: LabConfig, accel_token_ms: int, out: Path, keys:
             if not path.exists():
                 path.touch(mode=0o600)
                 path.write_bytes(secrets.token_bytes(256))
+
+
+def write_cluster_cibs(lab_json: Path, out: Path) -> dict[str, Path]:
+    """out/NAME/cib.xml for each cluster, built by provision/pcs/ from lab.json."""
+    made = {}
+    for role, name in CLUSTERS.items():
+        cib = out / name / "cib.xml"
+        cib.parent.mkdir(parents=True, exist_ok=True)
+        empty = subprocess.run(["cibadmin", "--empty"], capture_output=True, text=True, check=False)
+        if empty.returncode != 0:
+            raise ClusterSetupError(f"cibadmin --empty failed: {empty.stderr.strip()}; run 'ha-lab doctor --fix'")
+        cib.write_text(empty.stdout)
+        for script in CIB_SCRIPTS[role]:
+            result = subprocess.run(
+                [str(REPO / "provision" / "pcs" / script), str(cib)],
+                capture_output=True, text=True, check=False, env={**os.environ, "LAB_JSON": str(lab_json)},
+            )  # fmt: skip
+            if result.returncode != 0:
+                raise ClusterSetupError(f"{script} failed: {result.stderr.strip()}")
+        made[name] = cib
+    return made

@@ -14,6 +14,7 @@ PER_NODE = {
     "dmesg.txt": "sudo dmesg",
     "drbd.txt": "sudo drbdadm status 2>&1; cat /proc/drbd 2>&1",
     "guest-console.log": "sudo cat /var/log/halab/guest-console.log 2>/dev/null",
+    "qemu-guest.log": "sudo cat /var/log/libvirt/qemu/guest.log 2>/dev/null",
 }
 
 

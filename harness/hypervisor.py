@@ -8,6 +8,9 @@ import libvirt
 
 GUEST = "guest"
 
+# libvirt prints every error to stderr before raising it; the callers here handle them.
+libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
+
 
 def ssh_settings(ssh_config: Path, node: str) -> dict[str, str]:
     """HostName, Port, User and IdentityFile of one node in `vagrant ssh-config` output."""
@@ -42,7 +45,9 @@ def guest_state(conn: libvirt.virConnect) -> str | None:
         domain = conn.lookupByName(GUEST)
     except libvirt.libvirtError:
         return None
-    state, _reason = domain.state()
+    state, reason = domain.state()
+    if state == libvirt.VIR_DOMAIN_PAUSED and reason == libvirt.VIR_DOMAIN_PAUSED_IOERROR:
+        return "paused (I/O error)"
     names = {
         libvirt.VIR_DOMAIN_RUNNING: "running",
         libvirt.VIR_DOMAIN_PAUSED: "paused",
@@ -50,3 +55,25 @@ def guest_state(conn: libvirt.virConnect) -> str | None:
         libvirt.VIR_DOMAIN_CRASHED: "crashed",
     }
     return names.get(state, f"state {state}")
+
+
+def completed_job(conn: libvirt.virConnect) -> dict[str, object] | None:
+    """libvirt's statistics of the guest's last completed job here (after an incoming migration:
+    downtime, downtime_net, time_elapsed in ms, data_total in bytes), or None if it has none."""
+    try:
+        stats = conn.lookupByName(GUEST).jobStats(libvirt.VIR_DOMAIN_JOB_STATS_COMPLETED)
+    except libvirt.libvirtError:
+        return None
+    return dict(stats) if stats.get("type", libvirt.VIR_DOMAIN_JOB_NONE) != libvirt.VIR_DOMAIN_JOB_NONE else None
+
+
+def probe_settings(conn: libvirt.virConnect) -> dict[str, str]:
+    """The probe.* settings on the running guest's kernel command line ({"ring": "8192", …})."""
+    import xml.etree.ElementTree as ET
+
+    cmdline = ET.fromstring(conn.lookupByName(GUEST).XMLDesc()).findtext("os/cmdline", "")
+    return {
+        key.removeprefix("probe."): value
+        for key, _, value in (word.partition("=") for word in cmdline.split())
+        if key.startswith("probe.")
+    }

@@ -7,6 +7,7 @@ libvirt is swept afterwards so an interrupted run leaves nothing behind.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import secrets
@@ -24,7 +25,7 @@ import vagrant
 
 from harness import host_network
 from harness.box import ensure_box, vagrant_env
-from harness.cluster_setup import write_cluster_files
+from harness.cluster_setup import write_cluster_cibs, write_cluster_files
 from harness.guest_image import GuestImage, build_guest_image
 from harness.lab_config import REPO, TIMINGS, LabConfig
 from harness.observer import Observer
@@ -130,7 +131,9 @@ class Lab:
             phases.timed("guest first heartbeat", self.progress),
             Observer(self.config.host_ip, self.config.observer_port) as observer,
         ):
-            observer.wait_for_heartbeat(FIRST_HEARTBEAT_TIMEOUT_S)
+            first = observer.wait_for_heartbeat(FIRST_HEARTBEAT_TIMEOUT_S)
+        # The guest's own uptime then tells a slow boot from a late start.
+        phases.seconds["guest uptime at first heartbeat"] = round(first.hb.uptime_ns / 1e9, 1)
         (self.state_dir / "bringup.json").write_text(json.dumps({"accel": accel, **phases.seconds}, indent=2))
         return phases
 
@@ -144,6 +147,7 @@ class Lab:
             password.touch(mode=0o600)
             password.write_text(secrets.token_urlsafe(18))
         write_cluster_files(self.config, TIMINGS[accel].corosync_token_ms, self.state_dir / "cluster", self.secrets)
+        write_cluster_cibs(self.lab_json, self.state_dir / "cluster")
         key = self.secrets / "migration_key"
         if not key.exists():
             subprocess.run(
@@ -170,10 +174,35 @@ class Lab:
 
     # --- node access -----------------------------------------------------
     def ssh_config(self) -> Path:
+        """Vagrant's SSH config, plus one shared connection per node (see `_connect`)."""
         path = self.state_dir / "ssh_config"
         if not path.exists():
-            path.write_text(self._vagrant().ssh_config())
+            # An SSH handshake costs a TCG node a second or more; a test makes hundreds of calls.
+            # ControlMaster stays "no": only _connect starts masters, with no pipes to hold open.
+            shared = (
+                f"Host *\n  ControlMaster no\n  ControlPath {self._control_dir()}/%C\n"
+                "  ServerAliveInterval 15\n  ServerAliveCountMax 4\n"
+            )
+            path.write_text(self._vagrant().ssh_config() + "\n" + shared)
         return path
+
+    def _control_dir(self) -> Path:
+        # Socket paths must stay under 108 bytes, so not under a deep checkout.
+        digest = hashlib.sha256(str(self.state_dir).encode()).hexdigest()[:10]
+        path = Path("/tmp") / f"halab-ssh-{self.config.name}-{digest}"
+        path.mkdir(mode=0o700, exist_ok=True)
+        return path
+
+    def _connect(self, node: str) -> None:
+        """Start this node's shared SSH connection unless it runs; calls without one still work."""
+        config = str(self.ssh_config())
+        if subprocess.run(["ssh", "-F", config, "-O", "check", node], capture_output=True, check=False).returncode == 0:
+            return
+        subprocess.run(
+            ["ssh", "-F", config, "-o", "BatchMode=yes", "-o", "ControlMaster=yes", "-o", "ControlPersist=600",
+             "-f", "-N", node],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, timeout=120,
+        )  # fmt: skip
 
     def ssh(self, node: str, command: str, log: str | None = None, stdin: bytes | None = None) -> str:
         """Run a command on a node and return its output.
@@ -181,6 +210,7 @@ class Lab:
         With `log`, the output streams to logs/NODE-LOG.log instead (long
         provisioning steps: follow them with tail -f) and "" is returned.
         """
+        self._connect(node)
         args = ["ssh", "-F", str(self.ssh_config()), "-o", "BatchMode=yes", node, command]
         if log:
             path = self.logs / f"{node}-{log}.log"
@@ -198,6 +228,28 @@ class Lab:
             tail = "\n".join(shown.splitlines()[-15:])
             raise LabError(f"{node}: '{command}' failed (exit {result.returncode}):\n{tail}")
         return out
+
+    def ssh_bytes(self, node: str, command: str) -> bytes:
+        """Run a command on a node and return its output unchanged (file contents, images)."""
+        self._connect(node)
+        args = ["ssh", "-F", str(self.ssh_config()), "-o", "BatchMode=yes", node, command]
+        done = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, check=False)
+        if done.returncode != 0:
+            raise LabError(f"{node}: '{command}' failed (exit {done.returncode}): {done.stderr.decode()[-500:]}")
+        return done.stdout
+
+    def clock_offset_ns(self, node: str) -> int:
+        """The node's CLOCK_REALTIME less the host's, within half an SSH round trip."""
+        before = time.time_ns()
+        remote = int(self.ssh(node, "date +%s%N"))
+        after = time.time_ns()
+        return remote - (before + after) // 2
+
+    def accel(self) -> str:
+        """The accelerator this lab was brought up with (kvm or tcg)."""
+        if not self.exists():
+            raise LabError(f"lab {self.config.name} has not been brought up: run 'ha-lab up' first")
+        return str(json.loads(self.lab_json.read_text())["accel"])
 
     def host(self, node: str) -> Any:  # testinfra's Host
         import testinfra
@@ -251,11 +303,16 @@ class Lab:
     def destroy(self) -> list[str]:
         """Destroy the machines and sweep what libvirt still holds of this lab."""
         if self.exists():
+            if (self.state_dir / "ssh_config").exists():
+                for node in self.config.nodes():
+                    subprocess.run(["ssh", "-F", str(self.ssh_config()), "-O", "exit", node.name],
+                                   capture_output=True, check=False)  # fmt: skip
             try:
                 self._vagrant().destroy()
             except subprocess.CalledProcessError:
                 self.progress("lab: vagrant destroy failed; sweeping libvirt directly")
         swept = host_network.sweep(self.config)
+        shutil.rmtree(self._control_dir(), ignore_errors=True)
         shutil.rmtree(self.state_dir, ignore_errors=True)
         shutil.rmtree(self.console_dir, ignore_errors=True)
         return swept

@@ -11,11 +11,14 @@ from collections import Counter
 from dataclasses import dataclass
 from types import TracebackType
 
-from harness.heartbeat import Heartbeat, MalformedHeartbeat, parse
+from harness.heartbeat import FLAG_LOAD, Heartbeat, MalformedHeartbeat, parse
 
 # Python exposes SO_TIMESTAMPNS only on some builds; 35 is its value on Linux.
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
 _TIMESPEC = struct.Struct("@qq")
+# Observer-to-probe control datagram (provision/guest/probe/wire.h): set the memory load.
+_CONTROL = struct.Struct("!4sI")
+CONTROL_MAGIC = b"HACT"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,7 @@ class Observer:
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
         self._samples: list[Sample] = []
+        self._sources: dict[str, tuple[str, int]] = {}  # boot id -> where its heartbeats come from
         self._markers: list[Marker] = []
         self.rejected: Counter[str] = Counter()
         self._stop = threading.Event()
@@ -99,6 +103,33 @@ class Observer:
         with self._lock:
             return list(self._markers)
 
+    @property
+    def guest_address(self) -> tuple[str, int] | None:
+        """Where the newest heartbeat came from (the probe's address and port)."""
+        with self._lock:
+            return self._sources.get(self._samples[-1].hb.boot_id) if self._samples else None
+
+    def set_load(self, mibs: int, timeout: float = 60.0) -> None:
+        """Ask the probe for `mibs` MiB/s of memory load; return once its heartbeats show the load on (or off).
+
+        The request is repeated until then: a datagram lost on the way, or
+        sent while the guest was frozen, must not leave the load unset.
+        """
+        if not 0 <= mibs < 2**32:
+            raise ValueError(f"memory load must be 0 or more MiB/s, not {mibs}")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                newest = self._samples[-1] if self._samples else None
+                source = self._sources.get(newest.hb.boot_id) if newest else None
+            fresh = newest is not None and time.time_ns() - newest.host_ns < 1_000_000_000
+            if fresh and newest is not None and bool(newest.hb.flags & FLAG_LOAD) == bool(mibs):
+                return
+            if fresh and source is not None:
+                self._sock.sendto(_CONTROL.pack(CONTROL_MAGIC, mibs), source)
+            time.sleep(0.2)
+        raise TimeoutError(f"the probe did not take a memory load of {mibs} MiB/s within {timeout:.0f} s")
+
     def wait_for_heartbeat(self, timeout: float, after_ns: int = 0) -> Sample:
         """The first heartbeat that arrived after `after_ns`, waiting up to `timeout` s."""
         deadline = time.monotonic() + timeout
@@ -117,7 +148,7 @@ class Observer:
         cmsg_space = socket.CMSG_SPACE(_TIMESPEC.size)
         while not self._stop.is_set():
             try:
-                data, ancdata, _flags, _addr = self._sock.recvmsg(512, cmsg_space)
+                data, ancdata, _flags, source = self._sock.recvmsg(512, cmsg_space)
             except TimeoutError:
                 continue
             except OSError:
@@ -132,6 +163,7 @@ class Observer:
                     self.rejected[bad.reason] += 1
                 continue
             with self._arrived:
+                self._sources[hb.boot_id] = source
                 self._samples.append(Sample(host_ns, hb))
                 self._arrived.notify_all()
 

@@ -61,8 +61,8 @@ def read_slot(block: bytes) -> Slot:
     return Slot(seq, crc == zlib.crc32(block[:_CRC_AT]))
 
 
-def verify(image: Path, upto: int, ring: int, offset: int = 0) -> Verification:
-    """Check records up to `upto` (the newest the guest reported acknowledged)."""
+def verify(image: Path, upto: int, ring: int, offset: int = 0, since: int = 1) -> Verification:
+    """Check records `since`..`upto` (the newest the guest reported acknowledged) that the ring still holds."""
     if ring < 1 or upto < 0 or offset < 0:
         raise VerifyError("ring must be >= 1, upto and offset >= 0")
     data = _read_ring(image, ring, offset)
@@ -70,7 +70,7 @@ def verify(image: Path, upto: int, ring: int, offset: int = 0) -> Verification:
     newest = max((s.seq for s in slots if s.valid and s.seq is not None), default=0)
     # Writes after `upto` (acknowledged after the last heartbeat, or one torn
     # in flight) may have overwritten the oldest slots; only younger ones count.
-    first = max(1, max(newest, upto) + 2 - ring)
+    first = max(since, 1, max(newest, upto) + 2 - ring)
     missing: list[int] = []
     bad: list[int] = []
     for seq in range(first, upto + 1):

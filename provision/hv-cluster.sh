@@ -11,9 +11,13 @@ peer_ssh() { ssh -o BatchMode=yes "$first" "$@"; }
 
 # Migration runs over root SSH by name: both vnodes must know both host keys.
 names="$first $second $(lab_node "$first" lab_ip) $(lab_node "$second" lab_ip)"
-# shellcheck disable=SC2086 # one word per host
-ssh-keyscan -t ed25519 $names 2>/dev/null | sort >/tmp/known_hosts
-[ "$(wc -l </tmp/known_hosts)" -eq 4 ] || die "ssh-keyscan did not reach both vnodes"
+scan() {
+	# shellcheck disable=SC2086 # one word per host
+	ssh-keyscan -T 30 -t ed25519 $names 2>/dev/null | sort >/tmp/known_hosts
+	[ "$(wc -l </tmp/known_hosts)" -eq 4 ]
+}
+# A busy TCG node may miss ssh-keyscan's 5 s default: wait longer, retry.
+wait_for 300 "ssh-keyscan to reach both vnodes" scan
 install_if_changed /tmp/known_hosts /root/.ssh/known_hosts 0644 || true
 peer_ssh "cat > /root/.ssh/known_hosts" </tmp/known_hosts
 
@@ -24,20 +28,32 @@ peer_ssh "mountpoint -q /var/lib/halab/nfs || mount /var/lib/halab/nfs"
 
 guest=/var/lib/halab/nfs/guest
 mkdir -p "$guest"
-install_if_changed "$here/guest-image/vmlinuz" "$guest/vmlinuz" 0644 || true
-install_if_changed "$here/guest-image/initrd.img" "$guest/initrd.img" 0644 || true
-# The probe's record ring: 4096 slots of 4 KiB.
+for file in vmlinuz initrd.img; do
+	if install_if_changed "$here/guest-image/$file" "$guest/$file" 0644; then
+		touch /var/lib/halab/guest-changed
+	fi
+done
+# The probe's record ring, 4 KiB slots, must fit.
+ring_mib=$(($(lab probe.ring) * 4096 / 1048576))
 [ -f "$guest/disk.img" ] || truncate -s 64M "$guest/disk.img"
+(($(stat -c %s "$guest/disk.img") >= ring_mib * 1048576)) || die "$guest/disk.img is smaller than the ${ring_mib} MiB ring"
 
 # Pacemaker on the vnodes starts only with the export mounted.
 systemctl is-active --quiet pacemaker || systemctl start pacemaker
 peer_ssh "systemctl is-active --quiet pacemaker || systemctl start pacemaker"
 wait_cluster_online 900
-if ! pcs resource config guest >/dev/null 2>&1; then
+if ! in_cib "//primitive[@id='guest']"; then
 	log "defining the guest"
-	pcs cluster cib /tmp/hv.cib
-	"$here/pcs/hv-resources.sh" /tmp/hv.cib
-	pcs cluster cib-push /tmp/hv.cib --config
+	"$here/cib-push.py" "$here/cluster/hv/cib.xml"
+	# It starts from the files just installed: nothing to restart.
+	rm -f /var/lib/halab/guest-changed
+	peer_ssh "rm -f /var/lib/halab/guest-changed"
 fi
 wait_for 900 "the guest started" sh -c 'crm_resource --resource guest --locate 2>/dev/null | grep -q "is running on"'
+if [ -e /var/lib/halab/guest-changed ] || peer_ssh "test -e /var/lib/halab/guest-changed"; then
+	log "the guest's image or definition changed: restarting it"
+	crm_resource --restart --resource guest --timeout="$(lab timings.start_timeout_s)s"
+	rm -f /var/lib/halab/guest-changed
+	peer_ssh "rm -f /var/lib/halab/guest-changed"
+fi
 log "guest running on $(crm_resource --resource guest --locate | sed 's/.*running on: //')"

@@ -60,4 +60,7 @@ if install_if_changed /tmp/pacemaker.conf /etc/systemd/system/pacemaker.service.
 fi
 
 "$here/guest/domain-xml.sh" "$domain_type" >/tmp/guest.xml
-install_if_changed /tmp/guest.xml /etc/halab/guest.xml 0644 || true
+if install_if_changed /tmp/guest.xml /etc/halab/guest.xml 0644; then
+	# A running guest keeps its old definition: hv-cluster.sh restarts it.
+	touch /var/lib/halab/guest-changed
+fi

@@ -31,9 +31,9 @@ print(" ".join(n["name"] for n in json.load(open(sys.argv[1]))["nodes"] if n["ro
 PY
 }
 
-log() { echo "halab[$(hostname)]: $*"; }
+log() { echo "halab[$(hostname) $(date +%T)]: $*"; }
 die() {
-	echo "halab[$(hostname)]: $*" >&2
+	echo "halab[$(hostname) $(date +%T)]: $*" >&2
 	exit 1
 }
 
@@ -56,6 +56,9 @@ install_if_changed() {
 	install -D -m "$3" "$1" "$2"
 	log "wrote $2"
 }
+
+# in_cib XPATH: the live CIB has an element there.
+in_cib() { cibadmin --query --xpath "$1" >/dev/null 2>&1; }
 
 # wait_cluster_online SECONDS: until both nodes of this node's cluster are online.
 wait_cluster_online() {

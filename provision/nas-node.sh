@@ -20,25 +20,34 @@ if ! drbdadm status r0 >/dev/null 2>&1 && ! drbdadm dump-md r0 >/dev/null 2>&1; 
 	drbdadm -- --force create-md r0
 fi
 
-# Short grace and lease (defaults 90 s): a move of the NFS service stalls
-# clients for about this long at most.
+# Grace and lease per accelerator (defaults 90 s). Grace must outlast the
+# start of the rest of the NFS group after nfsd (exports, address, unblock):
+# clients can only reclaim their locks once they reach the server, and a lock
+# not reclaimed in grace is lost (QEMU's image lock: the guest stops on EIO).
+# Under TCG that rest takes minutes. Grace ends early anyway once every known
+# client has reclaimed (the client database is on the shared DRBD filesystem).
+grace=$(lab timings.nfs_grace_s)
 cat >/tmp/nfs.conf <<CONF
 [nfsd]
-grace-time=10
-lease-time=10
+grace-time=$grace
+lease-time=$(lab timings.nfs_lease_s)
 CONF
 install_if_changed /tmp/nfs.conf /etc/nfs.conf.d/halab.conf 0644 || true
-[ "$(nfsconf --get nfsd grace-time)" = 10 ] || die "nfsd grace-time not taken from /etc/nfs.conf.d"
+[ "$(nfsconf --get nfsd grace-time)" = "$grace" ] || die "nfsd grace-time not taken from /etc/nfs.conf.d"
 mkdir -p /srv/nfs
 
-# Debian 12 trap: with iptables' nf_tables backend, `iptables -L` shows the
-# protocol as "6", not "tcp"; resource-agents 4.12's portblock greps for
-# "tcp", never sees its own DROP rule, and its unblock leaves NFS blocked.
-# The legacy backend prints what portblock expects.
-if [ "$(readlink -f /etc/alternatives/iptables)" != /usr/sbin/iptables-legacy ]; then
-	update-alternatives --quiet --set iptables /usr/sbin/iptables-legacy
-	update-alternatives --quiet --set ip6tables /usr/sbin/ip6tables-legacy
-	# Rules made through the other backend are invisible now: drop them.
-	iptables-nft -F INPUT
-	log "switched iptables to the legacy backend (for portblock)"
+# Debian 12 trap: iptables 1.8.9 (either backend) lists the protocol as "6",
+# not "tcp"; resource-agents 4.12's portblock greps for "tcp", never sees its
+# own DROP rule, and its unblock leaves NFS blocked. Upstream's later agents
+# accept both; this one gets the same fix, beside the package's own copy.
+agent=/usr/lib/ocf/resource.d/heartbeat/portblock
+# shellcheck disable=SC2016 # the agent's own text, not expanded here
+fixed='echo "^DROP${w}\(${1}\|6\|17\)${w}--'
+if ! grep -qF "$fixed" "$agent"; then
+	dpkg-divert --quiet --local --rename --divert "$agent.debian" --add "$agent"
+	sed 's/echo "^DROP${w}${1}${w}--/echo "^DROP${w}\\(${1}\\|6\\|17\\)${w}--/' "$agent.debian" >"$agent.new"
+	grep -qF "$fixed" "$agent.new" || die "could not fix $agent: its rule pattern is not the one of resource-agents 4.12"
+	chmod 0755 "$agent.new"
+	mv "$agent.new" "$agent"
+	log "portblock: rule pattern fixed for iptables 1.8.9 (package copy kept as $agent.debian)"
 fi

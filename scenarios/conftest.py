@@ -7,21 +7,33 @@ A lab that was already running when the run started is never destroyed.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from harness import evidence
+from harness import evidence, move_report, placement
+from harness.budgets import DEFAULT_PATH as DEFAULT_BUDGETS
+from harness.budgets import BudgetError, load_budget
 from harness.doctor import DoctorError, examine
 from harness.guest_image import cache_root
 from harness.lab import Lab, LabError
 from harness.lab_config import REPO, LabConfig
+from harness.moves import SCENARIOS, MoveRun, Scenario, run_move
 from harness.observer import Observer
+from harness.placement import RunningGuest
+from harness.verdicts import Verdict, judge
 
 ARTIFACTS = REPO / "artifacts"
+LOAD_MIBS = 8  # converges under TCG here (docs/results); the seed's guest plays a video
+RUNS = pytest.StashKey[list[dict[str, Any]]]()
+REPORT_DIR = pytest.StashKey[Path]()
+RUN_FILES = pytest.StashKey[list[Path]]()  # a move's JSON and PNG, copied into its evidence on failure
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -30,13 +42,47 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--lab-name", default=None, help="lab name (overrides the config)")
     group.addoption("--reuse-lab", action="store_true", help="use the running lab as is")
     group.addoption("--keep-lab", action="store_true", help="keep a lab this run brought up")
+    group.addoption("--repeat", type=int, default=1, help="run each move N times (p50/p95 in the summary)")
+    group.addoption("--budgets", type=Path, default=None, help=f"budgets file (default {DEFAULT_BUDGETS})")
+    group.addoption(
+        "--load-mibs", type=int, default=LOAD_MIBS, help=f"memory load of the 'load' runs, MiB/s (default {LOAD_MIBS})"
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.option.repeat < 1:
+        raise pytest.UsageError(f"--repeat wants 1 or more, not {config.option.repeat}")
+    if config.option.load_mibs < 1:
+        raise pytest.UsageError(f"--load-mibs wants 1 or more MiB/s, not {config.option.load_mibs}")
+    config.stash[RUNS] = []
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "repeat" in metafunc.fixturenames:
+        count = metafunc.config.option.repeat
+        metafunc.parametrize("repeat", range(1, count + 1), ids=[f"run{i}" for i in range(1, count + 1)])
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Order the moves along the seed's cycle, idle runs first: each one starts where the last ended."""
+    order = list(SCENARIOS)
+
+    def key(item: pytest.Item) -> tuple[int, int, int]:
+        params = getattr(item, "callspec", None)
+        name = getattr(item, "originalname", item.name).removeprefix("test_")
+        if params is None or name not in SCENARIOS:
+            return (0, 0, 0)
+        load = params.params.get("load", "idle")
+        return (params.params.get("repeat", 1), 0 if load == "idle" else 1, order.index(name) + 1)
+
+    items.sort(key=key)  # stable: everything else keeps its place, before the moves
 
 
 @pytest.fixture(scope="session")
 def lab(request: pytest.FixtureRequest) -> Iterator[Lab]:
     opts = request.config.option
     config = LabConfig.load(opts.lab_config, name=opts.lab_name)
-    lab = Lab(config, progress=lambda line: print(line, flush=True))
+    lab = Lab(config, progress=_progress_printer(request.config))
     was_running = lab.running()
     if opts.reuse_lab:
         try:
@@ -56,6 +102,108 @@ def lab(request: pytest.FixtureRequest) -> Iterator[Lab]:
 
 
 @pytest.fixture
+def guest(lab: Lab, observer: Observer) -> RunningGuest:
+    """The running guest: where it runs and that its probe reports to this test's observer."""
+    where = placement.cluster_state(lab, "hv").where(placement.GUEST)
+    if len(where) != 1:
+        pytest.fail(f"the guest runs on {where or 'no vnode'}, not on exactly one: see 'crm_mon' on a vnode")
+    try:
+        first = observer.wait_for_heartbeat(60)
+    except TimeoutError as err:
+        pytest.fail(
+            f"the guest on {where[0]} sends no heartbeats: {err}; its console: /var/log/halab/guest-console.log"
+        )
+    return RunningGuest(where[0], first.hb.boot_id)
+
+
+@pytest.fixture
+def repeat() -> int:
+    """Which of the --repeat runs this is (parametrized by pytest_generate_tests)."""
+    return 1
+
+
+@pytest.fixture
+def move(
+    lab: Lab,
+    observer: Observer,
+    repeat: int,
+    request: pytest.FixtureRequest,
+    record_property: Callable[[str, object], None],
+) -> Callable[[Scenario, str], MoveRun]:
+    """Run a scenario with the load named ("idle" or "load"); report it; fail on any broken verdict."""
+    opts = request.config.option
+    report_dir = request.config.stash.setdefault(REPORT_DIR, ARTIFACTS / f"moves-{_stamp()}")
+    report_dir.mkdir(parents=True, exist_ok=True)
+
+    def run(scenario: Scenario, load: str) -> MoveRun:
+        try:
+            budget = load_budget(lab.accel(), scenario.name, opts.budgets)
+        except BudgetError as err:
+            pytest.exit(str(err), returncode=4)
+        load_mibs = opts.load_mibs if load == "load" else 0
+        result = MoveRun(scenario.name, load_mibs, lab.accel(), before=scenario.start)
+        verdicts: list[Verdict] = []
+        stem = report_dir / f"{scenario.name}-{load}-run{repeat}"
+        try:
+            run_move(lab, observer, scenario, result, _progress_printer(request.config))
+            verdicts = judge(result, scenario, budget)
+        finally:
+            figures = result.figures()
+            for key, value in figures.items():
+                record_property(key, value)
+            outcome = "passed" if verdicts and all(v.ok for v in verdicts) else "failed"
+            request.config.stash[RUNS].append(
+                {
+                    "scenario": scenario.name,
+                    "load_mibs": load_mibs,
+                    "repeat": repeat,
+                    "outcome": outcome,
+                    "figures": figures,
+                }
+            )
+            plain = {v.name: ("ok: " if v.ok else "FAILED: ") + v.detail for v in verdicts}
+            files = [move_report.write_json(stem.with_suffix(".json"), result, plain)]
+            if result.samples:
+                files.append(move_report.write_png(stem.with_suffix(".png"), result))
+            request.node.stash[RUN_FILES] = files
+            # A stopped or paused guest cannot take it; the report already says why.
+            with contextlib.suppress(TimeoutError):
+                observer.set_load(0)
+        broken = [f"{v.name}: {v.detail}" for v in verdicts if not v.ok]
+        assert not broken, "\n".join(broken)
+        return result
+
+    return run
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    runs = session.config.stash.get(RUNS, [])
+    report_dir = session.config.stash.get(REPORT_DIR, None)
+    if runs and report_dir is not None:
+        path = report_dir / "summary.md"
+        path.write_text(move_report.summary_markdown(runs))
+        print(f"\nmove report: {path}")
+
+
+def _stamp() -> str:
+    return datetime.datetime.now().strftime("%Y%m%dT%H%M%S")
+
+
+def _progress_printer(config: pytest.Config) -> Callable[[str], None]:
+    """Print past pytest's output capture: a bring-up takes many minutes and should show its phases."""
+    capture = config.pluginmanager.getplugin("capturemanager")
+
+    def show(line: str) -> None:
+        if capture is None:
+            print(line, flush=True)
+            return
+        with capture.global_and_fixture_disabled():
+            print(line, flush=True)
+
+    return show
+
+
+@pytest.fixture
 def observer(lab: Lab) -> Iterator[Observer]:
     with Observer(lab.config.host_ip, lab.config.observer_port) as observer:
         yield observer
@@ -67,7 +215,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if report.failed and call.when == "call" and "lab" in getattr(item, "fixturenames", ()):
         lab = item.funcargs.get("lab")
         if isinstance(lab, Lab):
-            stamp = datetime.datetime.now().strftime("%Y%m%dT%H%M%S")
-            dest = evidence.collect(lab, ARTIFACTS / f"{stamp}-{item.name}")
+            dest = evidence.collect(lab, ARTIFACTS / f"{_stamp()}-{item.name}")
+            for path in item.stash.get(RUN_FILES, []):
+                shutil.copy2(path, dest / path.name)
             report.sections.append(("evidence", f"collected in {dest}"))
     return report

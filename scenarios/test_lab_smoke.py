@@ -10,6 +10,7 @@ from harness import hypervisor
 from harness.cluster import ClusterState
 from harness.lab import Lab
 from harness.observer import Observer
+from harness.placement import RunningGuest
 from harness.timeline import analyze
 
 CLUSTERS = {"nas": ("nas1", "nas2"), "hv": ("vnode2", "vnode3")}
@@ -68,11 +69,11 @@ def test_guest_runs_on_one_vnode_as_libvirt_and_pacemaker_say(lab: Lab) -> None:
     assert states[other] != "running", states
 
 
-def test_guest_heartbeats_reach_the_host(observer: Observer) -> None:
+def test_guest_heartbeats_reach_the_host(guest: RunningGuest, observer: Observer) -> None:
     first = observer.wait_for_heartbeat(60)
     time.sleep(5)
     analysis = analyze(observer.samples, interval_ms=5)
     assert analysis.received > 200
-    assert analysis.boot_ids == [first.hb.boot_id]
+    assert analysis.boot_ids == [first.hb.boot_id] == [guest.boot_id]
     assert analysis.disk is not None and analysis.disk.last_ack > first.hb.last_ack, "the disk loop is not advancing"
     assert analysis.disk.errors == 0

@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 
 from harness.box import vagrant_env
-from harness.cluster import ClusterState
+from harness.cluster import ClusterState, leftovers, locations_from_cib, operations_from_cib
 from harness.cluster_setup import write_cluster_files
 from harness.lab_config import REPO, LabConfig
+from harness.watch import cluster_keys
 from tests.conftest import need
 
 PROVISION = REPO / "provision"
@@ -176,3 +177,72 @@ def test_cluster_membership_files(tmp_path: Path) -> None:
     write_cluster_files(config, 10000, tmp_path / "cluster", keys)
     assert key.read_bytes() == first, "keys are made once per lab"
     assert (keys / "hv-pacemaker-authkey").read_bytes() != (keys / "nas-pacemaker-authkey").read_bytes()
+
+
+def test_moving_the_nfs_group_moves_the_drbd_primary_with_it(tmp_path: Path, lab_json: Path) -> None:
+    """What `pcs resource move nfs nas1` asks of the cluster: promote nas1, the whole group follows."""
+    cib = build_cib(tmp_path, lab_json, "nas-resources.sh")
+    simulate(cib, ["nas1", "nas2"], tmp_path / "started.xml", lab_json)
+    for node in ("nas1", "nas2"):  # both disks UpToDate: both may be promoted
+        scored = run(["crm_attribute", "--node", node, "--name", "master-drbd_r0", "--update", "10000",
+                      "--lifetime", "reboot"], lab_json, CIB_file=str(tmp_path / "started.xml"))  # fmt: skip
+        assert scored.returncode == 0, scored.stderr
+    simulate(tmp_path / "started.xml", [], tmp_path / "served.xml", lab_json)
+    [primary] = crm_mon(tmp_path / "served.xml", lab_json).where("drbd_r0", role="Promoted")
+    target = "nas1" if primary == "nas2" else "nas2"
+    moved = run(["crm_resource", "--move", "--resource", "nfs", "--node", target], lab_json,
+                CIB_file=str(tmp_path / "served.xml"))  # fmt: skip
+    assert moved.returncode == 0, moved.stderr
+    transition = simulate(tmp_path / "served.xml", [], tmp_path / "moved.xml", lab_json)
+    assert re.search(rf"Resource action: drbd_r0\s+demote on {primary}", transition), transition
+    assert re.search(rf"Resource action: drbd_r0\s+promote on {target}", transition), transition
+    state = crm_mon(tmp_path / "moved.xml", lab_json)
+    assert state.where("drbd_r0", role="Promoted") == [target]
+    assert state.where("nfs_ip") == [target] and state.where("nfs_server") == [target]
+    # The constraint the move made is what the scenarios look for afterwards.
+    cib_text = (tmp_path / "moved.xml").read_text()
+    assert [c.id for c in leftovers(locations_from_cib(cib_text))] == ["cli-prefer-nfs"]
+
+
+def test_the_cib_history_of_a_migration_and_the_watchers_view_of_it(tmp_path: Path, lab_json: Path) -> None:
+    """Parsed from what the real tools write: the operations the move verdicts and the watchers read."""
+    cib = build_cib(tmp_path, lab_json, "hv-resources.sh")
+    simulate(cib, ["vnode2", "vnode3"], tmp_path / "started.xml", lab_json)
+    [source] = crm_mon(tmp_path / "started.xml", lab_json).where("guest")
+    target = "vnode3" if source == "vnode2" else "vnode2"
+    run(["crm_resource", "--move", "--resource", "guest", "--node", target], lab_json,
+        CIB_file=str(tmp_path / "started.xml"))  # fmt: skip
+    simulate(tmp_path / "started.xml", [], tmp_path / "moved.xml", lab_json)
+    ops = {(o.operation, o.node) for o in operations_from_cib((tmp_path / "moved.xml").read_text()) if o.rc == 0}
+    assert {("migrate_to", source), ("migrate_from", target)} <= ops
+    xml = run(["crm_mon", "-1", "--output-as=xml"], lab_json, CIB_file=str(tmp_path / "moved.xml")).stdout
+    keys = cluster_keys(xml)
+    assert keys["guest"] == f"Started {target}"
+    assert keys[f"node {source}"] == "online" and keys["failed actions"] == "0"
+
+
+def test_cib_push_replaces_resources_and_keeps_the_clusters_own(tmp_path: Path, lab_json: Path) -> None:
+    """provision/cib-push.py against a CIB file (cibadmin honours CIB_file), as it runs on a node."""
+    need("cibadmin", "pacemaker-cli-utils")
+    made = tmp_path / "made.xml"
+    made.write_text(build_cib(tmp_path, lab_json, "hv-resources.sh").read_text())
+    live = tmp_path / "live.xml"
+    live.write_text(subprocess.run(["cibadmin", "--empty"], capture_output=True, text=True, check=True).stdout)
+    env = {"CIB_file": str(live)}
+    for name, value in (("dc-version", "2.1.5-test"), ("stonith-enabled", "true")):
+        assert (
+            run(
+                ["crm_attribute", "--type", "crm_config", "--name", name, "--update", value], lab_json, **env
+            ).returncode
+            == 0
+        )
+    simulate(live, ["vnode2", "vnode3"], live, lab_json)  # the nodes join: their entries are the cluster's
+    pushed = run([str(PROVISION / "cib-push.py"), str(made)], lab_json, **env)
+    assert pushed.returncode == 0, pushed.stderr
+    query = run(["cibadmin", "--query"], lab_json, **env).stdout
+    assert 'id="guest"' in query and 'name="allow-migrate"' in query
+    assert 'name="dc-version" value="2.1.5-test"' in query  # the cluster's own property stays
+    assert re.findall(r'name="stonith-enabled" value="(\w+)"', query) == ["false"]  # ours replaces theirs
+    assert run(["crm_verify", "--xml-file", str(live)], lab_json).returncode == 0
+    again = run([str(PROVISION / "cib-push.py"), str(made)], lab_json, **env)
+    assert again.returncode == 0 and run(["cibadmin", "--query"], lab_json, **env).stdout.count('id="guest"') == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import struct
 import subprocess
 import time
 from pathlib import Path
@@ -69,3 +71,52 @@ def test_load_dirties_memory_at_the_asked_rate(probe_binary: Path) -> None:
     measured = (after - before) / 1024 / (t1 - t0)
     assert measured == pytest.approx(rate_mibs, rel=0.2)
     assert hb.flags & FLAG_LOAD and not hb.flags & FLAG_DISK
+
+
+def test_observer_turns_the_load_on_and_off_at_run_time(probe_binary: Path) -> None:
+    with Observer() as observer:
+        host, port = observer.address
+        probe = subprocess.Popen(
+            [str(probe_binary), "--observer", f"{host}:{port}", "--disk", "", "--load-ws-mib", "64"],
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            assert not observer.wait_for_heartbeat(10).hb.flags & FLAG_LOAD
+            observer.set_load(32, timeout=10)
+            time.sleep(0.5)
+            before = private_dirty_kib(probe.pid)
+            time.sleep(1.0)
+            loaded = private_dirty_kib(probe.pid) - before
+            observer.set_load(0, timeout=10)
+            time.sleep(0.5)
+            before = private_dirty_kib(probe.pid)
+            time.sleep(1.0)
+            idle = private_dirty_kib(probe.pid) - before
+        finally:
+            probe.terminate()
+            probe.wait()
+    assert loaded > 16 * 1024, f"only {loaded} KiB dirtied in 1 s at 32 MiB/s"
+    assert idle < 1024, f"{idle} KiB dirtied in 1 s with the load off"
+
+
+def test_control_from_a_stranger_is_ignored(probe_binary: Path) -> None:
+    with Observer() as observer:
+        host, port = observer.address
+        probe = subprocess.Popen(
+            [str(probe_binary), "--observer", f"{host}:{port}", "--disk", ""], stderr=subprocess.DEVNULL
+        )
+        try:
+            observer.wait_for_heartbeat(10)
+            source = observer.guest_address
+            assert source is not None
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as stranger:
+                for _ in range(20):
+                    stranger.sendto(struct.pack("!4sI", b"HACT", 32), source)
+                    time.sleep(0.05)
+            after = time.time_ns()
+            time.sleep(0.3)
+            late = [s for s in observer.samples if s.host_ns > after]
+        finally:
+            probe.terminate()
+            probe.wait()
+    assert late and not any(s.hb.flags & FLAG_LOAD for s in late)

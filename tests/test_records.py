@@ -64,6 +64,17 @@ def test_removed_record_is_reported_missing(written: tuple[Path, int], tmp_path:
     assert not result.ok
 
 
+def test_since_leaves_older_records_out_of_the_check(written: tuple[Path, int], tmp_path: Path) -> None:
+    image, upto = written
+    broken = copy_of(image, tmp_path)
+    with open(broken, "r+b") as f:
+        f.seek(((upto - 10) % RING) * SIZE)
+        f.write(bytes(SIZE))
+    assert verify(broken, upto=upto, ring=RING, since=upto - 10).missing == [upto - 10]
+    result = verify(broken, upto=upto, ring=RING, since=upto - 9)
+    assert result.ok and result.first_checked == upto - 9 and result.checked == 10
+
+
 def test_flipped_byte_is_reported_as_bad_crc(written: tuple[Path, int], tmp_path: Path) -> None:
     image, upto = written
     broken = copy_of(image, tmp_path)

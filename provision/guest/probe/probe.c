@@ -7,8 +7,9 @@
  *   disk       a numbered, CRC32-checked 4 KiB record every --rec-ms, written
  *              with O_DIRECT|O_DSYNC into a ring of --ring slots; a record is
  *              acknowledged when its write returns;
- *   load       (off unless --load-mibs > 0) dirties memory at a fixed rate, as
- *              a guest playing video would, so live migration has work to do.
+ *   load       (off unless --load-mibs > 0 or the observer asks for it) dirties
+ *              memory at a fixed rate, as a guest playing video would, so live
+ *              migration has work to do.
  *
  * The same binary runs as PID 1's child in the guest or as a plain process
  * against a file, which is how the tests calibrate it.
@@ -57,6 +58,9 @@ static atomic_uint_fast64_t last_ack;       /* seq of the newest acknowledged re
 static atomic_uint_fast32_t max_lat_us;     /* largest write latency since last heartbeat */
 static atomic_uint_fast64_t write_start_ns; /* monotonic start of the write in flight, 0 if none */
 static atomic_uint_fast64_t disk_errors;
+/* Memory load in MiB/s: from --load-mibs, changed at run time by the observer. */
+static atomic_long load_mibs;
+static int load_started; /* touched by main, then by the heartbeat thread only */
 
 static uint64_t now_ns(clockid_t clock)
 {
@@ -141,6 +145,33 @@ static void read_boot_id(void)
 		perror("probe: boot id");
 }
 
+static void *load_loop(void *arg);
+
+/* The observer may answer a heartbeat with a control datagram (CTL_MAGIC, u32
+ * MiB/s) that sets the memory load, so one boot serves idle and loaded runs.
+ * Only the observer's own address is obeyed. */
+static void take_control(int fd)
+{
+	uint8_t msg[CTL_SIZE];
+	struct sockaddr_in from;
+	socklen_t len = sizeof from;
+	ssize_t n;
+	while ((n = recvfrom(fd, msg, sizeof msg, MSG_DONTWAIT, (struct sockaddr *)&from, &len)) >= 0) {
+		len = sizeof from;
+		if (n != CTL_SIZE || memcmp(msg + CTL_OFF_MAGIC, CTL_MAGIC, 4) ||
+		    from.sin_addr.s_addr != cfg.observer.sin_addr.s_addr || from.sin_port != cfg.observer.sin_port)
+			continue;
+		long rate = (long)get_u32(msg + CTL_OFF_LOAD);
+		if (rate != atomic_load(&load_mibs))
+			fprintf(stderr, "probe: load now %ld MiB/s\n", rate);
+		atomic_store(&load_mibs, rate);
+		if (rate && !load_started) {
+			pthread_t t;
+			load_started = !pthread_create(&t, NULL, load_loop, NULL);
+		}
+	}
+}
+
 static void *heartbeat_loop(void *arg)
 {
 	(void)arg;
@@ -150,12 +181,12 @@ static void *heartbeat_loop(void *arg)
 		exit(1);
 	}
 	uint8_t pkt[HB_SIZE];
-	uint16_t flags = (cfg.disk ? HB_FLAG_DISK : 0) | (cfg.load_mibs ? HB_FLAG_LOAD : 0);
 	struct timespec next;
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	for (uint64_t seq = 1;; seq++) {
 		uint64_t mono = now_ns(CLOCK_MONOTONIC);
 		uint64_t started = atomic_load(&write_start_ns);
+		uint16_t flags = (cfg.disk ? HB_FLAG_DISK : 0) | (atomic_load(&load_mibs) ? HB_FLAG_LOAD : 0);
 		memcpy(pkt + HB_OFF_MAGIC, HB_MAGIC, 4);
 		put_u16(pkt + HB_OFF_VERSION, HB_VERSION);
 		put_u16(pkt + HB_OFF_FLAGS, flags);
@@ -171,6 +202,7 @@ static void *heartbeat_loop(void *arg)
 		put_u64(pkt + HB_OFF_ERRORS, atomic_load(&disk_errors));
 		/* A failed send is a lost heartbeat; the observer counts the gap. */
 		sendto(fd, pkt, sizeof pkt, 0, (struct sockaddr *)&cfg.observer, sizeof cfg.observer);
+		take_control(fd);
 		tick(&next, cfg.hb_ms);
 	}
 	return NULL;
@@ -230,18 +262,32 @@ static int open_disk(void)
 }
 
 /* Continue after the newest valid record already on the disk, so that a
- * restarted guest extends the ring instead of overwriting what it proved. */
-static uint64_t newest_on_disk(int fd, uint8_t *rec)
+ * restarted guest extends the ring instead of overwriting what it proved.
+ * The ring is read in large chunks: one O_DIRECT read per slot costs a
+ * nested guest on an NFS disk minutes for a ring of thousands of slots. */
+#define SCAN_CHUNK (1024 * 1024)
+static uint64_t newest_on_disk(int fd)
 {
-	uint64_t newest = 0;
-	for (uint64_t slot = 0; slot < cfg.ring; slot++) {
-		off_t off = (off_t)(cfg.ring_offset + slot * REC_SIZE);
-		if (pread(fd, rec, REC_SIZE, off) != REC_SIZE || !record_valid(rec))
-			continue;
-		uint64_t seq = get_u64(rec + REC_OFF_SEQ);
-		if (seq > newest)
-			newest = seq;
+	uint8_t *buf;
+	if (posix_memalign((void **)&buf, 4096, SCAN_CHUNK)) {
+		perror("probe: posix_memalign");
+		exit(1);
 	}
+	uint64_t newest = 0;
+	for (uint64_t slot = 0; slot < cfg.ring;) {
+		uint64_t want = cfg.ring - slot < SCAN_CHUNK / REC_SIZE ? cfg.ring - slot : SCAN_CHUNK / REC_SIZE;
+		ssize_t got = pread(fd, buf, want * REC_SIZE, (off_t)(cfg.ring_offset + slot * REC_SIZE));
+		if (got < REC_SIZE)
+			break; /* a short or failed read: what was read so far decides */
+		uint64_t n = (uint64_t)got / REC_SIZE;
+		for (uint64_t i = 0; i < n; i++) {
+			const uint8_t *rec = buf + i * REC_SIZE;
+			if (record_valid(rec) && get_u64(rec + REC_OFF_SEQ) > newest)
+				newest = get_u64(rec + REC_OFF_SEQ);
+		}
+		slot += n;
+	}
+	free(buf);
 	return newest;
 }
 
@@ -254,7 +300,7 @@ static void *disk_loop(void *arg)
 		perror("probe: posix_memalign");
 		exit(1);
 	}
-	uint64_t seq = newest_on_disk(fd, rec) + 1;
+	uint64_t seq = newest_on_disk(fd) + 1;
 	atomic_store(&last_ack, seq - 1);
 	fprintf(stderr, "probe: disk %s ring %llu slots, first record %llu\n", cfg.disk,
 		(unsigned long long)cfg.ring, (unsigned long long)seq);
@@ -295,13 +341,13 @@ static void *load_loop(void *arg)
 		exit(1);
 	}
 	/* 100 ticks a second; carry the fraction so low rates are exact too. */
-	uint64_t per_tick_x100 = (uint64_t)cfg.load_mibs * 1024 * 1024 / 4096, owed = 0;
+	uint64_t owed = 0;
 	size_t cursor = 0;
 	uint8_t stamp = 0;
 	struct timespec next;
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	for (;;) {
-		owed += per_tick_x100;
+		owed += (uint64_t)atomic_load(&load_mibs) * 1024 * 1024 / 4096;
 		for (; owed >= 100; owed -= 100) {
 			ws[cursor * 4096] = stamp;
 			if (++cursor == pages) {
@@ -386,10 +432,11 @@ int main(int argc, char **argv)
 		cfg.hb_ms, inet_ntoa(cfg.observer.sin_addr), ntohs(cfg.observer.sin_port),
 		cfg.disk ? cfg.disk : "off", cfg.rec_ms, cfg.load_mibs, cfg.load_ws_mib);
 	pthread_t t;
+	atomic_store(&load_mibs, cfg.load_mibs);
 	if (cfg.disk)
 		pthread_create(&t, NULL, disk_loop, NULL);
 	if (cfg.load_mibs)
-		pthread_create(&t, NULL, load_loop, NULL);
+		load_started = !pthread_create(&t, NULL, load_loop, NULL);
 	heartbeat_loop(NULL);
 	return 0;
 }

@@ -23,6 +23,12 @@
 #define HB_OFF_ERRORS 72   /* u64, failed disk writes so far */
 #define HB_SIZE 80
 
+/* Control datagram, observer to probe: set the memory load. */
+#define CTL_MAGIC "HACT"
+#define CTL_OFF_MAGIC 0 /* 4 bytes */
+#define CTL_OFF_LOAD 4  /* u32 MiB/s, 0 = off */
+#define CTL_SIZE 8
+
 /* Disk record, one 4 KiB slot of the ring; CRC-32 over everything before it. */
 #define REC_MAGIC "HARC"
 #define REC_VERSION 1

@@ -1,0 +1,162 @@
+"""Where the guest and the NFS service run, and the operator's way of moving them.
+
+Moves are what an operator types: `crm_resource --move`, wait for the cluster
+to settle, `crm_resource --clear` (the cli-prefer constraint must not pin the
+resource from then on). `pcs resource move` does the same but spends minutes
+in its own simulations on a TCG node before the move even starts. Anything a
+move leaves behind is found by `leftover_constraints`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from harness.cluster import ClusterState, Location, leftovers, locations_from_cib
+from harness.drbd import DrbdState, parse_proc_drbd
+from harness.lab import Lab, LabError
+
+GUEST = "guest"
+NFS_GROUP = "nfs"
+DRBD = "drbd_r0"
+
+
+@dataclass(frozen=True)
+class Placement:
+    guest: str  # the vnode running the guest
+    nfs: str  # the NAS node serving NFS (the DRBD primary)
+
+    def __str__(self) -> str:
+        return f"{self.guest}+{self.nfs}"
+
+
+@dataclass(frozen=True)
+class RunningGuest:
+    node: str  # the vnode Pacemaker runs it on
+    boot_id: str  # from its probe's heartbeats
+
+
+@dataclass(frozen=True)
+class Command:
+    """One operator command, stamped on the host's clock."""
+
+    node: str
+    command: str
+    started_ns: int
+    ended_ns: int
+    output: str
+
+    @property
+    def seconds(self) -> float:
+        return (self.ended_ns - self.started_ns) / 1e9
+
+
+def control_node(lab: Lab, role: str) -> str:
+    """The node that cluster commands of a role ("hv", "nas") run on."""
+    return lab.config.nodes(role)[0].name
+
+
+def cluster_state(lab: Lab, role: str) -> ClusterState:
+    return ClusterState.from_xml(lab.ssh(control_node(lab, role), "sudo crm_mon -1 --output-as=xml"))
+
+
+def drbd_states(lab: Lab) -> dict[str, DrbdState]:
+    return {n.name: parse_proc_drbd(lab.ssh(n.name, "cat /proc/drbd")) for n in lab.config.nodes("nas")}
+
+
+def current(lab: Lab) -> Placement:
+    """Where things run now; a LabError if the guest or the NFS service is not running exactly once."""
+    guest = cluster_state(lab, "hv").where(GUEST)
+    nas = cluster_state(lab, "nas")
+    primary, group = nas.where(DRBD, role="Promoted"), nas.where("nfs_ip")
+    if len(guest) != 1 or len(primary) != 1 or group != primary:
+        raise LabError(
+            f"the lab is not in a placement a move can start from: guest on {guest or 'no node'}, "
+            f"DRBD primary on {primary or 'no node'}, NFS address on {group or 'no node'}; "
+            "look at 'crm_mon' on the nodes or rebuild the lab with 'ha-lab destroy' and 'ha-lab up'"
+        )
+    return Placement(guest[0], primary[0])
+
+
+def run_timed(lab: Lab, node: str, command: str) -> Command:
+    started = time.time_ns()
+    output = lab.ssh(node, command)
+    return Command(node, command, started, time.time_ns(), output)
+
+
+def move_command(what: str, target: str, timeout_s: int) -> str:
+    resource = GUEST if what == "guest" else NFS_GROUP
+    return (
+        f"sudo crm_resource --move --resource {resource} --node {target}"
+        f" && sudo crm_resource --wait --timeout={timeout_s}s"
+        f" && sudo crm_resource --clear --resource {resource}"
+    )
+
+
+def move(lab: Lab, moves: dict[str, str], timeout_s: int) -> list[Command]:
+    """Start the moves ({"guest": "vnode3", "nfs": "nas1"}) together; return once every one returned."""
+    results: dict[str, Command] = {}
+    errors: list[BaseException] = []
+
+    def run(what: str, target: str) -> None:
+        try:
+            role = "hv" if what == "guest" else "nas"
+            results[what] = run_timed(lab, control_node(lab, role), move_command(what, target, timeout_s))
+        except BaseException as err:
+            errors.append(err)
+
+    threads = [threading.Thread(target=run, args=item) for item in moves.items()]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return [results[what] for what in moves]
+
+
+def wait_idle(lab: Lab, timeout_s: int) -> None:
+    """Until neither cluster has actions to run and DRBD is Connected and UpToDate on both sides."""
+    for role in ("hv", "nas"):
+        lab.ssh(control_node(lab, role), f"sudo crm_resource --wait --timeout={timeout_s}s")
+    deadline = time.monotonic() + timeout_s
+    while not all(state.healthy for state in drbd_states(lab).values()):
+        if time.monotonic() > deadline:
+            raise LabError(f"DRBD not Connected and UpToDate/UpToDate within {timeout_s} s: {drbd_states(lab)}")
+        time.sleep(2)
+
+
+def leftover_constraints(lab: Lab) -> dict[str, list[Location]]:
+    """Per cluster, the cli-prefer/cli-ban/drbd-fence-by-handler constraints still in its CIB."""
+    return {
+        role: leftovers(locations_from_cib(lab.ssh(control_node(lab, role), "sudo cibadmin --query -o constraints")))
+        for role in ("hv", "nas")
+    }
+
+
+def remove_constraints(lab: Lab, found: dict[str, list[Location]]) -> None:
+    for role, locations in found.items():
+        for location in locations:
+            lab.ssh(control_node(lab, role), f"sudo pcs constraint delete {location.id}")
+
+
+def reach(lab: Lab, placement: Placement, timeout_s: int, progress: Callable[[str], None] = print) -> Placement:
+    """Put the lab in `placement` (unmeasured), moving what is elsewhere; leave no constraint behind."""
+    wait_idle(lab, timeout_s)  # a cluster still probing or recovering has no placement to read yet
+    now = current(lab)
+    moves = {}
+    if now.guest != placement.guest:
+        moves["guest"] = placement.guest
+    if now.nfs != placement.nfs:
+        moves["nfs"] = placement.nfs
+    if moves:
+        progress(f"  placement {now} -> {placement} (unmeasured)")
+        move(lab, moves, timeout_s)
+    wait_idle(lab, timeout_s)
+    remove_constraints(lab, leftover_constraints(lab))
+    reached = current(lab)
+    if reached != placement:
+        raise LabError(f"asked for placement {placement}, the clusters put things at {reached}")
+    return reached
