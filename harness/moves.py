@@ -136,7 +136,7 @@ def run_move(
         progress(f"  {scenario.name}: {scenario.start} -> {scenario.end}, load {run.load_mibs} MiB/s")
         try:
             run.commands = placement.move(lab, scenario.moves, timeout_s)
-            observer.mark("pcs returned")
+            observer.mark("move commands returned")
             placement.wait_idle(lab, timeout_s)
             run.idle_ns = observer.mark("clusters idle").host_ns
             try:
@@ -197,7 +197,7 @@ def _collect(lab: Lab, run: MoveRun, scenario: Scenario, window_ns: int) -> None
         conn = hypervisor.connect(lab.ssh_config(), vnode)
         try:
             run.guest_states[vnode] = hypervisor.guest_state(conn)
-            if run.guest_states[vnode] == "running":
+            if (run.guest_states[vnode] or "").startswith(("running", "paused")):
                 # The ring the running guest really uses: a guest started before a change of lab.json keeps its own.
                 run.ring = int(hypervisor.probe_settings(conn).get("ring", PROBE.ring))
             if "guest" in scenario.moves and vnode == scenario.end.guest:
