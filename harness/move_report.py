@@ -87,7 +87,9 @@ def write_png(path: Path, run: MoveRun) -> Path:
                      [max(s.hb.max_write_latency_us, s.hb.inflight_us) / 1000 for s in samples],
                      lw=0.7, color="tab:green", drawstyle="steps-pre", label="disk write latency")  # fmt: skip
     if run.analysis:
-        for window in run.analysis.freezes:
+        # Shade only the freezes that matter: a TCG guest has thousands just over the threshold.
+        worth = max(run.analysis.threshold_ms, run.analysis.largest_freeze_ms / 4)
+        for window in (w for w in run.analysis.freezes if w.gap_ms >= worth):
             end = window.end_ns if window.end_ns is not None else run.ended_ns
             gaps_ax.axvspan(x(window.start_ns), x(end), color="tab:red", alpha=0.15)
     migration = run.migration or {}
@@ -131,6 +133,7 @@ def write_png(path: Path, run: MoveRun) -> Path:
         f"disk stall {figures['disk_stall_ms']} ms, {run.before} -> {run.after}"
     )
     disk_ax.set_yscale("symlog", linthresh=1)
+    disk_ax.set_ylim(bottom=0)
     disk_ax.set_ylabel("disk write (ms)")
     acts_ax.set_xlabel("host time since the first heartbeat of the run (s)")
     acts_ax.set_title("Pacemaker actions (bars, node clocks corrected) and state changes seen (ticks)", fontsize=8)
