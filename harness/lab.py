@@ -204,14 +204,18 @@ class Lab:
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, timeout=120,
         )  # fmt: skip
 
+    def ssh_argv(self, node: str, command: str) -> list[str]:
+        """The command line that runs `command` on `node` over its shared connection."""
+        self._connect(node)
+        return ["ssh", "-F", str(self.ssh_config()), "-o", "BatchMode=yes", node, command]
+
     def ssh(self, node: str, command: str, log: str | None = None, stdin: bytes | None = None) -> str:
         """Run a command on a node and return its output.
 
         With `log`, the output streams to logs/NODE-LOG.log instead (long
         provisioning steps: follow them with tail -f) and "" is returned.
         """
-        self._connect(node)
-        args = ["ssh", "-F", str(self.ssh_config()), "-o", "BatchMode=yes", node, command]
+        args = self.ssh_argv(node, command)
         if log:
             path = self.logs / f"{node}-{log}.log"
             with open(path, "a") as f:
@@ -231,9 +235,7 @@ class Lab:
 
     def ssh_bytes(self, node: str, command: str) -> bytes:
         """Run a command on a node and return its output unchanged (file contents, images)."""
-        self._connect(node)
-        args = ["ssh", "-F", str(self.ssh_config()), "-o", "BatchMode=yes", node, command]
-        done = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, check=False)
+        done = subprocess.run(self.ssh_argv(node, command), stdin=subprocess.DEVNULL, capture_output=True, check=False)
         if done.returncode != 0:
             raise LabError(f"{node}: '{command}' failed (exit {done.returncode}): {done.stderr.decode()[-500:]}")
         return done.stdout

@@ -14,7 +14,6 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 from harness.cluster import ClusterState
 from harness.drbd import parse_proc_drbd
@@ -109,17 +108,16 @@ class Poller:
 class Watch:
     """Pollers of both clusters' state and of DRBD on each NAS node, for the length of a `with`."""
 
-    def __init__(self, ssh_config: Path, cluster_nodes: Mapping[str, str], nas_nodes: list[str]) -> None:
-        self.ssh_config = ssh_config
+    def __init__(
+        self, ssh_argv: Callable[[str, str], list[str]], cluster_nodes: Mapping[str, str], nas_nodes: list[str]
+    ) -> None:
+        """`ssh_argv(node, command)` gives the command line that runs a command on a node (Lab.ssh_argv)."""
+        self.ssh_argv = ssh_argv
         self.cluster_nodes, self.nas_nodes = dict(cluster_nodes), list(nas_nodes)
         self.pollers: list[Poller] = []
 
     def _on(self, node: str) -> Callable[[str], list[str]]:
-        def argv(script: str) -> list[str]:
-            ssh = ["ssh", "-F", str(self.ssh_config), "-o", "BatchMode=yes", "-o", "ServerAliveInterval=5", node]
-            return [*ssh, f"sudo sh -c {shlex.quote(script)}"]
-
-        return argv
+        return lambda script: self.ssh_argv(node, f"sudo sh -c {shlex.quote(script)}")
 
     def __enter__(self) -> Watch:
         # crm_mon costs a TCG node a few hundred ms of CPU: once every 2 s per cluster is enough.

@@ -8,6 +8,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 read -r first second <<<"$(lab_nodes hv)"
 [ "$(hostname)" = "$second" ] || die "run hv-cluster.sh on $second"
 peer_ssh() { ssh -o BatchMode=yes "$first" "$@"; }
+changed_mark=/var/lib/halab/guest-changed # left by hv-node.sh and below when the guest's files change
+guest_changed() { [ -e "$changed_mark" ] || peer_ssh "test -e $changed_mark"; }
+forget_guest_change() {
+	rm -f "$changed_mark"
+	peer_ssh "rm -f $changed_mark"
+}
 
 # Migration runs over root SSH by name: both vnodes must know both host keys.
 names="$first $second $(lab_node "$first" lab_ip) $(lab_node "$second" lab_ip)"
@@ -30,7 +36,7 @@ guest=/var/lib/halab/nfs/guest
 mkdir -p "$guest"
 for file in vmlinuz initrd.img; do
 	if install_if_changed "$here/guest-image/$file" "$guest/$file" 0644; then
-		touch /var/lib/halab/guest-changed
+		touch "$changed_mark"
 	fi
 done
 # The probe's record ring, 4 KiB slots, must fit.
@@ -45,15 +51,12 @@ wait_cluster_online 900
 if ! in_cib "//primitive[@id='guest']"; then
 	log "defining the guest"
 	"$here/cib-push.py" "$here/cluster/hv/cib.xml"
-	# It starts from the files just installed: nothing to restart.
-	rm -f /var/lib/halab/guest-changed
-	peer_ssh "rm -f /var/lib/halab/guest-changed"
+	forget_guest_change # it starts from the files just installed: nothing to restart
 fi
 wait_for 900 "the guest started" sh -c 'crm_resource --resource guest --locate 2>/dev/null | grep -q "is running on"'
-if [ -e /var/lib/halab/guest-changed ] || peer_ssh "test -e /var/lib/halab/guest-changed"; then
+if guest_changed; then
 	log "the guest's image or definition changed: restarting it"
 	crm_resource --restart --resource guest --timeout="$(lab timings.start_timeout_s)s"
-	rm -f /var/lib/halab/guest-changed
-	peer_ssh "rm -f /var/lib/halab/guest-changed"
+	forget_guest_change
 fi
 log "guest running on $(crm_resource --resource guest --locate | sed 's/.*running on: //')"

@@ -41,8 +41,8 @@ then
 	log "set the hacluster password"
 fi
 # Cluster membership: corosync.conf and the keys were made on the host, the
-# same for both nodes of a cluster (harness/cluster_setup.py). pcsd is not
-# needed: every pcs command the lab runs works on the local CIB.
+# same for both nodes of a cluster (harness/cluster_setup.py), like the CIBs
+# that provisioning pushes with cibadmin. pcsd is not needed.
 cluster=$role
 changed=
 install_if_changed "$here/cluster/$cluster/corosync.conf" /etc/corosync/corosync.conf 0644 && changed=1

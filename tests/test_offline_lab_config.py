@@ -65,6 +65,19 @@ def crm_mon(cib: Path, lab_json: Path) -> ClusterState:
     return ClusterState.from_xml(result.stdout)
 
 
+def score_for_promotion(cib: Path, node: str, lab_json: Path) -> None:
+    """What the drbd agent does on an UpToDate node (crm_master): ask to be promoted."""
+    scored = run(["crm_attribute", "--node", node, "--name", "master-drbd_r0", "--update", "10000",
+                  "--lifetime", "reboot"], lab_json, CIB_file=str(cib))  # fmt: skip
+    assert scored.returncode == 0, scored.stderr
+
+
+def operator_moves(cib: Path, resource: str, node: str, lab_json: Path) -> None:
+    """The operator's command (`crm_resource --move`), against a simulated cluster's CIB."""
+    moved = run(["crm_resource", "--move", "--resource", resource, "--node", node], lab_json, CIB_file=str(cib))
+    assert moved.returncode == 0, moved.stderr
+
+
 @pytest.mark.parametrize("script", ["nas-resources.sh", "hv-resources.sh"])
 def test_generated_cib_passes_crm_verify(tmp_path: Path, lab_json: Path, script: str) -> None:
     cib = build_cib(tmp_path, lab_json, script)
@@ -77,10 +90,7 @@ def test_nas_service_starts_with_the_drbd_primary(tmp_path: Path, lab_json: Path
     cib = build_cib(tmp_path, lab_json, "nas-resources.sh")
     simulate(cib, ["nas1", "nas2"], tmp_path / "started.xml", lab_json)
     assert crm_mon(tmp_path / "started.xml", lab_json).where("drbd_r0", role="Promoted") == []
-    # What the drbd agent does on an UpToDate node (crm_master): ask to be promoted.
-    scored = run(["crm_attribute", "--node", "nas2", "--name", "master-drbd_r0", "--update", "10000",
-                  "--lifetime", "reboot"], lab_json, CIB_file=str(tmp_path / "started.xml"))  # fmt: skip
-    assert scored.returncode == 0, scored.stderr
+    score_for_promotion(tmp_path / "started.xml", "nas2", lab_json)
     simulate(tmp_path / "started.xml", [], tmp_path / "state.xml", lab_json)
     state = crm_mon(tmp_path / "state.xml", lab_json)
     [primary] = state.where("drbd_r0", role="Promoted")
@@ -96,10 +106,7 @@ def test_moving_the_guest_is_a_live_migration(tmp_path: Path, lab_json: Path) ->
     simulate(cib, ["vnode2", "vnode3"], tmp_path / "started.xml", lab_json)
     [source] = crm_mon(tmp_path / "started.xml", lab_json).where("guest")
     target = "vnode3" if source == "vnode2" else "vnode2"
-    # The operator's command, against the simulated cluster's CIB.
-    moved = run(["crm_resource", "--move", "--resource", "guest", "--node", target], lab_json,
-                CIB_file=str(tmp_path / "started.xml"))  # fmt: skip
-    assert moved.returncode == 0, moved.stderr
+    operator_moves(tmp_path / "started.xml", "guest", target, lab_json)
     transition = simulate(tmp_path / "started.xml", [], tmp_path / "moved.xml", lab_json)
     assert re.search(rf"Migrate\s+guest\s+\(\s*{source}\s+->\s+{target}\s*\)", transition), transition
     assert re.search(rf"Resource action: guest\s+migrate_to on {source}", transition), transition
@@ -180,19 +187,15 @@ def test_cluster_membership_files(tmp_path: Path) -> None:
 
 
 def test_moving_the_nfs_group_moves_the_drbd_primary_with_it(tmp_path: Path, lab_json: Path) -> None:
-    """What `pcs resource move nfs nas1` asks of the cluster: promote nas1, the whole group follows."""
+    """What the nas_move scenario asks of the cluster: promote the other node, the whole group follows."""
     cib = build_cib(tmp_path, lab_json, "nas-resources.sh")
     simulate(cib, ["nas1", "nas2"], tmp_path / "started.xml", lab_json)
     for node in ("nas1", "nas2"):  # both disks UpToDate: both may be promoted
-        scored = run(["crm_attribute", "--node", node, "--name", "master-drbd_r0", "--update", "10000",
-                      "--lifetime", "reboot"], lab_json, CIB_file=str(tmp_path / "started.xml"))  # fmt: skip
-        assert scored.returncode == 0, scored.stderr
+        score_for_promotion(tmp_path / "started.xml", node, lab_json)
     simulate(tmp_path / "started.xml", [], tmp_path / "served.xml", lab_json)
     [primary] = crm_mon(tmp_path / "served.xml", lab_json).where("drbd_r0", role="Promoted")
     target = "nas1" if primary == "nas2" else "nas2"
-    moved = run(["crm_resource", "--move", "--resource", "nfs", "--node", target], lab_json,
-                CIB_file=str(tmp_path / "served.xml"))  # fmt: skip
-    assert moved.returncode == 0, moved.stderr
+    operator_moves(tmp_path / "served.xml", "nfs", target, lab_json)
     transition = simulate(tmp_path / "served.xml", [], tmp_path / "moved.xml", lab_json)
     assert re.search(rf"Resource action: drbd_r0\s+demote on {primary}", transition), transition
     assert re.search(rf"Resource action: drbd_r0\s+promote on {target}", transition), transition
@@ -210,8 +213,7 @@ def test_the_cib_history_of_a_migration_and_the_watchers_view_of_it(tmp_path: Pa
     simulate(cib, ["vnode2", "vnode3"], tmp_path / "started.xml", lab_json)
     [source] = crm_mon(tmp_path / "started.xml", lab_json).where("guest")
     target = "vnode3" if source == "vnode2" else "vnode2"
-    run(["crm_resource", "--move", "--resource", "guest", "--node", target], lab_json,
-        CIB_file=str(tmp_path / "started.xml"))  # fmt: skip
+    operator_moves(tmp_path / "started.xml", "guest", target, lab_json)
     simulate(tmp_path / "started.xml", [], tmp_path / "moved.xml", lab_json)
     ops = {(o.operation, o.node) for o in operations_from_cib((tmp_path / "moved.xml").read_text()) if o.rc == 0}
     assert {("migrate_to", source), ("migrate_from", target)} <= ops
