@@ -54,12 +54,19 @@ class Timings:
     monitor_timeout_s: int
     nfs_grace_s: int  # longer than nfsd start to port unblocked, or clients lose their locks
     nfs_lease_s: int
+    # Every monitor is an agent run; on TCG nodes eight of them every 20 s kept the NAS busy
+    # enough that the NFS group took 12 min to move.
+    monitor_interval_s: int
+    # How often the harness polls crm_mon during a move: each poll costs a TCG node ~1 s of CPU.
+    crm_mon_poll_s: float
 
 
 TIMINGS = {
-    "kvm": Timings(3000, 10, 60, 90, 90, 30, nfs_grace_s=20, nfs_lease_s=10),
+    "kvm": Timings(3000, 10, 60, 90, 90, 30, nfs_grace_s=20, nfs_lease_s=10, monitor_interval_s=20, crm_mon_poll_s=2.0),
     # Measured: on TCG nodes the NFS group took ~3 min from nfsd's start to its port's unblock.
-    "tcg": Timings(10000, 100, 300, 300, 300, 120, nfs_grace_s=300, nfs_lease_s=60),
+    "tcg": Timings(
+        10000, 100, 300, 300, 300, 120, nfs_grace_s=300, nfs_lease_s=60, monitor_interval_s=60, crm_mon_poll_s=5.0
+    ),
 }
 
 

@@ -128,7 +128,8 @@ def run_move(
     run.ack_before = _wait_for_disk_progress(observer, timeout_s=120)
     run.clock_offsets_ms = {n.name: lab.clock_offset_ns(n.name) / 1e6 for n in lab.config.nodes()}
     clusters = {role: placement.control_node(lab, role) for role in ("hv", "nas")}
-    with Watch(lab.ssh_argv, clusters, [n.name for n in lab.config.nodes("nas")]) as watch:
+    nas_nodes = [n.name for n in lab.config.nodes("nas")]
+    with Watch(lab.ssh_argv, clusters, nas_nodes, TIMINGS[run.accel].crm_mon_poll_s) as watch:
         watch.wait_ready()
         window_ns = time.time_ns()
         time.sleep(BASELINE_S)

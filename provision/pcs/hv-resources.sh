@@ -19,4 +19,4 @@ pcs -f "$cib" resource create guest ocf:heartbeat:VirtualDomain \
 	op start timeout="$(lab timings.start_timeout_s)" op stop timeout="$(lab timings.stop_timeout_s)" \
 	op migrate_to timeout="$(lab timings.migrate_timeout_s)" \
 	op migrate_from timeout="$(lab timings.migrate_timeout_s)" \
-	op monitor interval=10s timeout="$(lab timings.monitor_timeout_s)"
+	op monitor interval="$(($(lab timings.monitor_interval_s) / 2))s" timeout="$(lab timings.monitor_timeout_s)"

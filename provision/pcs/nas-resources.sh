@@ -11,8 +11,9 @@ cib=${1:?usage: nas-resources.sh CIB_FILE}
 pcs_f() { pcs -f "$cib" "$@"; }
 
 vip=$(lab vip)
+every=$(lab timings.monitor_interval_s)
 ops=(op start timeout="$(lab timings.start_timeout_s)" op stop timeout="$(lab timings.stop_timeout_s)"
-	op monitor interval=20s timeout="$(lab timings.monitor_timeout_s)")
+	op monitor interval="${every}s" timeout="$(lab timings.monitor_timeout_s)")
 
 # Fencing comes with the faults issue; until then it is off, and README says so.
 pcs_f property set stonith-enabled=false
@@ -22,8 +23,8 @@ pcs_f resource defaults update resource-stickiness=100
 pcs_f resource create drbd_r0 ocf:linbit:drbd drbd_resource=r0 \
 	op start timeout="$(lab timings.start_timeout_s)" op stop timeout="$(lab timings.stop_timeout_s)" \
 	op promote timeout="$(lab timings.start_timeout_s)" op demote timeout="$(lab timings.stop_timeout_s)" \
-	op monitor interval=29s role=Promoted timeout="$(lab timings.monitor_timeout_s)" \
-	op monitor interval=31s role=Unpromoted timeout="$(lab timings.monitor_timeout_s)" \
+	op monitor interval="$((every + 9))s" role=Promoted timeout="$(lab timings.monitor_timeout_s)" \
+	op monitor interval="$((every + 11))s" role=Unpromoted timeout="$(lab timings.monitor_timeout_s)" \
 	promotable promoted-max=1 promoted-node-max=1 clone-max=2 clone-node-max=1 notify=true
 
 # The NFS service, in start order. Port 2049 is blocked while it starts and
