@@ -62,10 +62,15 @@ class Timings:
 
 
 TIMINGS = {
-    "kvm": Timings(3000, 10, 60, 90, 90, 30, nfs_grace_s=20, nfs_lease_s=10, monitor_interval_s=20, crm_mon_poll_s=2.0),
-    # Measured: on TCG nodes the NFS group took ~3 min from nfsd's start to its port's unblock.
+    "kvm": Timings(
+        3000, 10, 120, 90, 90, 30, nfs_grace_s=20, nfs_lease_s=10, monitor_interval_s=20, crm_mon_poll_s=2.0
+    ),
+    # Measured on TCG nodes: the NFS group took ~3 min from nfsd's start to its port's unblock,
+    # and ~10 min to move; a migration started during that move waits for the storage to
+    # finish, so migrate_to must outlast a whole NAS move (300 s timed out and left the
+    # guest's QEMU stuck on NFS, unstoppable).
     "tcg": Timings(
-        10000, 100, 300, 300, 300, 120, nfs_grace_s=300, nfs_lease_s=60, monitor_interval_s=60, crm_mon_poll_s=5.0
+        10000, 100, 1200, 300, 300, 120, nfs_grace_s=300, nfs_lease_s=60, monitor_interval_s=60, crm_mon_poll_s=5.0
     ),
 }
 

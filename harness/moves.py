@@ -122,14 +122,16 @@ def run_move(
     progress: Callable[[str], None] = print,
 ) -> MoveRun:
     """Fill `run` as the move goes, so that a run that fails half-way still reports what it saw."""
-    timeout_s = 3 * TIMINGS[run.accel].start_timeout_s
+    timings = TIMINGS[run.accel]
+    # both_move's migration waits out the NAS move: the slowest move is a group move plus a migration.
+    timeout_s = 3 * timings.start_timeout_s + timings.migrate_timeout_s
     placement.reach(lab, scenario.start, timeout_s, progress)
     observer.set_load(run.load_mibs)
     run.ack_before = _wait_for_disk_progress(observer, timeout_s=120)
     run.clock_offsets_ms = {n.name: lab.clock_offset_ns(n.name) / 1e6 for n in lab.config.nodes()}
     clusters = {role: placement.control_node(lab, role) for role in ("hv", "nas")}
     nas_nodes = [n.name for n in lab.config.nodes("nas")]
-    with Watch(lab.ssh_argv, clusters, nas_nodes, TIMINGS[run.accel].crm_mon_poll_s) as watch:
+    with Watch(lab.ssh_argv, clusters, nas_nodes, timings.crm_mon_poll_s) as watch:
         watch.wait_ready()
         window_ns = time.time_ns()
         time.sleep(BASELINE_S)
