@@ -29,6 +29,7 @@ from harness.watch import Change, Watch
 IMAGE_ON_NAS = "/srv/nfs/export/guest/disk.img"  # the guest's disk, seen on the NFS server's own filesystem
 BASELINE_S = 3.0  # heartbeats recorded before the move, to compare with
 TAIL_S = 5.0  # and after the clusters are idle, to see the guest settle
+CLOSE_WAIT_S = 5.0  # a guest silent this long at the window's end did not come back
 DISK_RESUME_S = 180.0  # how long an idle lab may take to let the guest write again
 
 
@@ -148,12 +149,25 @@ def run_move(
                 progress(f"  {scenario.name}: {err}")  # judged from the timeline: an open disk stall
             time.sleep(TAIL_S)
         finally:
-            run.ended_ns = time.time_ns()
+            run.ended_ns = close_window(observer)
             run.changes = watch.changes
-            run.samples = [s for s in observer.samples if s.host_ns >= window_ns]
+            run.samples = [s for s in observer.samples if window_ns <= s.host_ns <= run.ended_ns]
             run.analysis = analyze(run.samples, interval_ms=PROBE.hb_ms, end_ns=run.ended_ns, markers=observer.markers)
     _collect(lab, run, scenario, window_ns)
     return run
+
+
+def close_window(observer: Observer, wait_s: float = CLOSE_WAIT_S) -> int:
+    """The window's end: the first heartbeat from now on, or `wait_s` from now if none comes.
+
+    Ending on an arrival keeps an ordinary gap between heartbeats (tens of ms on a loaded
+    TCG host) from being judged a freeze the guest never came back from.
+    """
+    now = time.time_ns()
+    try:
+        return observer.wait_for_heartbeat(wait_s, after_ns=now).host_ns
+    except TimeoutError:
+        return time.time_ns()
 
 
 def _wait_for_disk_progress(observer: Observer, timeout_s: float, after_ns: int = 0) -> int:

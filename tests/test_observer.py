@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import socket
+import threading
 import time
 
 import pytest
 
 from harness.heartbeat import SIZE, Heartbeat, MalformedHeartbeat, parse
+from harness.moves import close_window
 from harness.observer import Observer
+from harness.timeline import analyze
 
 BOOT = "ab" * 16
 
@@ -68,3 +71,22 @@ def test_markers_are_stamped_on_the_samples_clock() -> None:
         marker = observer.mark("move requested")
         assert before <= marker.host_ns <= time.time_ns()
         assert observer.markers == [marker]
+
+
+def test_a_window_closes_on_an_arrival_so_a_live_guest_is_never_an_open_freeze() -> None:
+    with Observer() as observer, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
+        tx.sendto(heartbeat(1).pack(), observer.address)
+        observer.wait_for_heartbeat(5)
+        time.sleep(0.1)  # a gap longer than the freeze threshold, then the guest goes on
+        # The guest's next heartbeat comes while the window is closing.
+        sender = threading.Timer(0.2, tx.sendto, (heartbeat(2).pack(), observer.address))
+        sender.start()
+        end_ns = close_window(observer, wait_s=5)
+        sender.join()
+        live = analyze(observer.samples, interval_ms=5, end_ns=end_ns)
+        silent_end_ns = close_window(observer, wait_s=0.3)  # nothing more is sent
+        silent = analyze(observer.samples, interval_ms=5, end_ns=silent_end_ns)
+    assert end_ns == observer.samples[-1].host_ns
+    assert live.resumed and live.freezes[-1].end_ns is not None
+    assert not silent.resumed and silent.freezes[-1].end_ns is None
+    assert silent.freezes[-1].gap_ms >= 300
