@@ -142,7 +142,14 @@ def write_png(path: Path, run: MoveRun) -> Path:
     return path
 
 
-SUMMARY_FIGURES = ("largest_freeze_ms", "disk_stall_ms", "libvirt_downtime_ms", "libvirt_total_ms", "move_s")
+SUMMARY_FIGURES = (
+    "largest_freeze_ms",
+    "disk_stall_ms",
+    "libvirt_downtime_ms",
+    "libvirt_total_ms",
+    "libvirt_data_mib",
+    "move_s",
+)
 
 
 def summary_markdown(rows: Sequence[dict[str, Any]]) -> str:

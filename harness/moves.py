@@ -107,7 +107,10 @@ class MoveRun:
             "libvirt_downtime_ms": m.get("downtime"),
             "libvirt_downtime_net_ms": m.get("downtime_net"),
             "libvirt_total_ms": m.get("time_elapsed"),
-            "libvirt_data_mib": round(m["data_total"] / 2**20, 1) if "data_total" in m else None,
+            # data_total is the guest's RAM; data_processed is what crossed the wire.
+            "libvirt_data_mib": round(m["data_processed"] / 2**20, 1) if "data_processed" in m else None,
+            "libvirt_passes": m.get("memory_iteration"),
+            "libvirt_mibs": round(m["memory_bps"] / 2**20, 1) if "memory_bps" in m else None,
             "records_checked": self.verification.checked if self.verification else None,
             "records_missing": len(self.verification.missing) + len(self.verification.bad_crc)
             if self.verification

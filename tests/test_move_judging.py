@@ -41,7 +41,16 @@ def good_run(freeze_ms: float = 150) -> MoveRun:
         Action("guest", "vnode3", "migrate_from", 0, 2000 * MS, 2100 * MS),
         Action("guest", "vnode2", "stop", 0, 2100 * MS, 2200 * MS),
     ]
-    run.migration = {"type": 3, "downtime": 120, "downtime_net": 110, "time_elapsed": 4000, "data_total": 90 << 20}
+    run.migration = {
+        "type": 3,
+        "downtime": 120,
+        "downtime_net": 110,
+        "time_elapsed": 4000,
+        "data_total": 192 << 20,
+        "data_processed": 90 << 20,
+        "memory_iteration": 4,
+        "memory_bps": 30 << 20,
+    }
     run.guest_states = {"vnode2": None, "vnode3": "running"}
     run.failures = {"hv": [], "nas": []}
     run.leftovers = {"hv": [], "nas": []}
@@ -122,6 +131,7 @@ def test_report_files_and_summary(tmp_path: Path) -> None:
     figures = run.figures()
     assert figures["largest_freeze_ms"] == pytest.approx(150, abs=0.5)
     assert figures["libvirt_downtime_ms"] == 120 and figures["libvirt_data_mib"] == 90.0
+    assert figures["libvirt_passes"] == 4 and figures["libvirt_mibs"] == 30.0
     assert figures["move_s"] == 2.0 and figures["records_missing"] == 0
     document = json.loads(move_report.write_json(tmp_path / "run.json", run, {"x": "ok"}).read_text())
     assert document["figures"] == json.loads(json.dumps(figures))
