@@ -94,9 +94,10 @@ def write_png(path: Path, run: MoveRun) -> Path:
             gaps_ax.axvspan(x(window.start_ns), x(end), color="tab:red", alpha=0.15)
     migration = run.migration or {}
     if "downtime" in migration and run.actions:
-        done = [a for a in run.actions if a.operation == "migrate_from"]
+        done = [a for a in run.actions if a.operation == "migrate_to"]
         if done:
-            # libvirt gives the downtime's length, not its place: drawn ending where migrate_from ended.
+            # libvirt gives the downtime's length, not its place: drawn ending where migrate_to ended
+            # (virsh migrate returns once the destination runs; migrate_from only confirms it later).
             end = x(done[-1].ended_ns)
             gaps_ax.axvspan(end - migration["downtime"] / 1000, end, color="tab:purple", alpha=0.4,
                             label=f"libvirt downtime {migration['downtime']} ms")  # fmt: skip
