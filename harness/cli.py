@@ -11,6 +11,7 @@ from harness.doctor import DoctorError, examine
 from harness.guest_image import GuestImageError, build_guest_image, cache_root
 from harness.lab import Lab, LabError
 from harness.lab_config import LabConfig, LabConfigError
+from harness.move_report import ReportError, summary_from_files
 from harness.records import VerifyError, verify
 
 
@@ -70,6 +71,11 @@ def _verify_records(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _summarize(args: argparse.Namespace) -> int:
+    print(summary_from_files(args.runs), end="")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="ha-lab", description="The HA live-migration lab.")
     verbs = top.add_subparsers(dest="verb", required=True)
@@ -103,6 +109,10 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--ring", type=int, required=True, help="ring size in 4 KiB slots the probe ran with")
     check.add_argument("--offset", type=int, default=0, help="byte offset of the ring in the image")
     check.set_defaults(run=_verify_records)
+
+    summarize = verbs.add_parser("summarize", help="one Markdown table (with p50/p95) from move run JSON files")
+    summarize.add_argument("runs", type=Path, nargs="+", help="artifacts/moves-*/<scenario>-<load>-run<N>.json")
+    summarize.set_defaults(run=_summarize)
     return top
 
 
@@ -110,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return int(args.run(args))
-    except (GuestImageError, VerifyError, DoctorError, LabError, LabConfigError, BoxError) as err:
+    except (GuestImageError, VerifyError, DoctorError, LabError, LabConfigError, BoxError, ReportError) as err:
         print(f"ha-lab: {err}", file=sys.stderr)
         return 2
 

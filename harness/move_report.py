@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.moves import MoveRun
+from harness.moves import MoveRun, libvirt_figures
 from harness.timeline import NS_PER_MS, percentile
 
 
@@ -154,7 +154,11 @@ SUMMARY_FIGURES = (
 
 
 def summary_markdown(rows: Sequence[dict[str, Any]]) -> str:
-    """One line per run, then p50/p95 of each figure per scenario and load."""
+    """One line per run, then p50/p95 of each figure per scenario and load, over the passed runs.
+
+    A failed run's figures describe the failure (a guest that never came back has a
+    freeze as long as the window), not what a move costs; its line above shows them.
+    """
     head = ["scenario", "load MiB/s", "run", "result", *SUMMARY_FIGURES, "lost hb", "records checked"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
@@ -164,17 +168,47 @@ def summary_markdown(rows: Sequence[dict[str, Any]]) -> str:
                  _cell(f.get("records_checked"))]  # fmt: skip
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     groups: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
+    totals: dict[tuple[str, int], int] = defaultdict(int)
     for row in rows:
-        groups[(row["scenario"], row["load_mibs"])].append(row["figures"])
-    lines += ["", "| scenario | load MiB/s | runs | " + " | ".join(f"{k} p50 / p95" for k in SUMMARY_FIGURES) + " |"]
+        totals[(row["scenario"], row["load_mibs"])] += 1
+        if row["outcome"] == "passed":
+            groups[(row["scenario"], row["load_mibs"])].append(row["figures"])
+    lines += [
+        "",
+        "| scenario | load MiB/s | runs passed | " + " | ".join(f"{k} p50 / p95" for k in SUMMARY_FIGURES) + " |",
+    ]
     lines.append("|" + "---|" * (3 + len(SUMMARY_FIGURES)))
-    for (scenario, load), figures in groups.items():
-        cells = [scenario, load, len(figures)]
+    for (scenario, load), total in totals.items():
+        figures = groups[(scenario, load)]
+        cells = [scenario, load, f"{len(figures)} of {total}"]
         for key in SUMMARY_FIGURES:
             values = [float(f[key]) for f in figures if f.get(key) is not None]
             cells.append(f"{_cell(percentile(values, 50))} / {_cell(percentile(values, 95))}" if values else "-")
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def summary_from_files(paths: Sequence[Path]) -> str:
+    """The summary of run files written by write_json, from one pytest session or several."""
+    rows = []
+    for path in paths:
+        try:
+            document = json.loads(path.read_text())
+            verdicts = document["verdicts"]
+            # Figures from libvirt's own record, so files written before a fix to them read right.
+            figures = {**document["figures"], **libvirt_figures(document["libvirt_completed_job"] or {})}
+            row = {"scenario": document["scenario"], "load_mibs": document["load_mibs"], "figures": figures}
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise ReportError(
+                f"{path}: not a move run file ({err}); give the JSON files under artifacts/moves-*/"
+            ) from err
+        passed = bool(verdicts) and all(str(v).startswith("ok") for v in verdicts.values())
+        rows.append({**row, "repeat": f"{path.parent.name}/{path.stem}", "outcome": "passed" if passed else "failed"})
+    return summary_markdown(rows)
+
+
+class ReportError(ValueError):
+    """A file that is not a move run's JSON; the message says which and what to give."""
 
 
 def _cell(value: object) -> str:

@@ -104,18 +104,25 @@ class MoveRun:
             "disk_stall_ms": round(a.disk.longest_without_ack_ms, 1) if a and a.disk else None,
             "max_write_latency_ms": round(a.disk.max_write_latency_ms, 1) if a and a.disk else None,
             "move_s": round((self.idle_ns - self.started_ns) / 1e9, 1) if self.idle_ns else None,
-            "libvirt_downtime_ms": m.get("downtime"),
-            "libvirt_downtime_net_ms": m.get("downtime_net"),
-            "libvirt_total_ms": m.get("time_elapsed"),
-            # data_total is the guest's RAM; data_processed is what crossed the wire.
-            "libvirt_data_mib": round(m["data_processed"] / 2**20, 1) if "data_processed" in m else None,
-            "libvirt_passes": m.get("memory_iteration"),
-            "libvirt_mibs": round(m["memory_bps"] / 2**20, 1) if "memory_bps" in m else None,
+            **libvirt_figures(m),
             "records_checked": self.verification.checked if self.verification else None,
             "records_missing": len(self.verification.missing) + len(self.verification.bad_crc)
             if self.verification
             else None,
         }
+
+
+def libvirt_figures(job: dict[str, int]) -> dict[str, float | int | None]:
+    """The figures of libvirt's completed migration job (an empty dict: no migration)."""
+    return {
+        "libvirt_downtime_ms": job.get("downtime"),
+        "libvirt_downtime_net_ms": job.get("downtime_net"),
+        "libvirt_total_ms": job.get("time_elapsed"),
+        # data_total is the guest's RAM; data_processed is what crossed the wire.
+        "libvirt_data_mib": round(job["data_processed"] / 2**20, 1) if "data_processed" in job else None,
+        "libvirt_passes": job.get("memory_iteration"),
+        "libvirt_mibs": round(job["memory_bps"] / 2**20, 1) if "memory_bps" in job else None,
+    }
 
 
 def run_move(

@@ -144,6 +144,25 @@ def test_report_files_and_summary(tmp_path: Path) -> None:
          "figures": {**figures, "largest_freeze_ms": value}}
         for i, value in enumerate([100.0, 200.0, 300.0], 1)
     ]  # fmt: skip
+    # A run that failed (the guest never came back): its freeze is no cost of a move.
+    rows.append({**rows[0], "repeat": 4, "outcome": "failed", "figures": {**figures, "largest_freeze_ms": 9e5}})
     table = move_report.summary_markdown(rows)
-    assert table.count("| hypervisor_move | 0 |") == 4  # three runs and one p50/p95 line
-    assert "| hypervisor_move | 0 | 3 | 200.0 / 300.0 |" in table
+    assert table.count("| hypervisor_move | 0 |") == 5  # four runs and one p50/p95 line
+    assert "| hypervisor_move | 0 | 3 of 4 | 200.0 / 300.0 |" in table
+
+
+def test_a_summary_from_run_files_reads_libvirt_from_its_own_record(tmp_path: Path) -> None:
+    run = good_run()
+    passed = move_report.write_json(tmp_path / "a.json", run, {"live: same boot": "ok: one boot"})
+    failed = move_report.write_json(tmp_path / "b.json", run, {"live: same boot": "FAILED: two boots"})
+    document = json.loads(passed.read_text())
+    document["figures"]["libvirt_data_mib"] = 192.0  # as files written before data_processed was used
+    passed.write_text(json.dumps(document))
+    table = move_report.summary_from_files([passed, failed])
+    assert f"| {tmp_path.name}/a | passed | 150.0 |" in table and f"| {tmp_path.name}/b | failed |" in table
+    assert "| hypervisor_move | 0 | 1 of 2 |" in table
+    assert "192.0" not in table and "90.0" in table
+    junk = tmp_path / "notes.json"
+    junk.write_text("[]")
+    with pytest.raises(move_report.ReportError, match=r"notes\.json: not a move run file"):
+        move_report.summary_from_files([passed, junk])
