@@ -54,8 +54,8 @@ class Timings:
     monitor_timeout_s: int
     nfs_grace_s: int  # longer than nfsd start to port unblocked, or clients lose their locks
     nfs_lease_s: int
-    # Every monitor is an agent run; on TCG nodes eight of them every 20 s kept the NAS busy
-    # enough that the NFS group took 12 min to move.
+    # Every monitor is an agent run on a node: with eight every 20 s the loaded TCG NAS took
+    # 12.5 min to move the NFS group, every 60 s 9 min. The guest's monitor runs twice as often.
     monitor_interval_s: int
     # How often the harness polls crm_mon during a move: each poll costs a TCG node ~1 s of CPU.
     crm_mon_poll_s: float
