@@ -101,13 +101,20 @@ def test_nas_service_starts_with_the_drbd_primary(tmp_path: Path, lab_json: Path
     assert state.failures == ()
 
 
-def test_moving_the_guest_is_a_live_migration(tmp_path: Path, lab_json: Path) -> None:
+def move_the_guest(tmp_path: Path, lab_json: Path) -> tuple[str, str, str]:
+    """Start the hypervisor cluster's CIB, move the guest the operator's way and simulate it:
+    (source, target, transition); the result is tmp_path/moved.xml."""
     cib = build_cib(tmp_path, lab_json, "hv-resources.sh")
     simulate(cib, ["vnode2", "vnode3"], tmp_path / "started.xml", lab_json)
     [source] = crm_mon(tmp_path / "started.xml", lab_json).where("guest")
     target = "vnode3" if source == "vnode2" else "vnode2"
     operator_moves(tmp_path / "started.xml", "guest", target, lab_json)
     transition = simulate(tmp_path / "started.xml", [], tmp_path / "moved.xml", lab_json)
+    return source, target, transition
+
+
+def test_moving_the_guest_is_a_live_migration(tmp_path: Path, lab_json: Path) -> None:
+    source, target, transition = move_the_guest(tmp_path, lab_json)
     assert re.search(rf"Migrate\s+guest\s+\(\s*{source}\s+->\s+{target}\s*\)", transition), transition
     assert re.search(rf"Resource action: guest\s+migrate_to on {source}", transition), transition
     assert re.search(rf"Resource action: guest\s+migrate_from on {target}", transition), transition
@@ -209,12 +216,7 @@ def test_moving_the_nfs_group_moves_the_drbd_primary_with_it(tmp_path: Path, lab
 
 def test_the_cib_history_of_a_migration_and_the_watchers_view_of_it(tmp_path: Path, lab_json: Path) -> None:
     """Parsed from what the real tools write: the operations the move verdicts and the watchers read."""
-    cib = build_cib(tmp_path, lab_json, "hv-resources.sh")
-    simulate(cib, ["vnode2", "vnode3"], tmp_path / "started.xml", lab_json)
-    [source] = crm_mon(tmp_path / "started.xml", lab_json).where("guest")
-    target = "vnode3" if source == "vnode2" else "vnode2"
-    operator_moves(tmp_path / "started.xml", "guest", target, lab_json)
-    simulate(tmp_path / "started.xml", [], tmp_path / "moved.xml", lab_json)
+    source, target, _ = move_the_guest(tmp_path, lab_json)
     ops = {(o.operation, o.node) for o in operations_from_cib((tmp_path / "moved.xml").read_text()) if o.rc == 0}
     assert {("migrate_to", source), ("migrate_from", target)} <= ops
     xml = run(["crm_mon", "-1", "--output-as=xml"], lab_json, CIB_file=str(tmp_path / "moved.xml")).stdout
