@@ -9,6 +9,7 @@ move leaves behind is found by `leftover_constraints`.
 
 from __future__ import annotations
 
+import shlex
 import threading
 import time
 from collections.abc import Callable
@@ -139,7 +140,9 @@ def leftover_constraints(lab: Lab) -> dict[str, list[Location]]:
 def remove_constraints(lab: Lab, found: dict[str, list[Location]]) -> None:
     for role, locations in found.items():
         for location in locations:
-            lab.ssh(control_node(lab, role), f"sudo pcs constraint delete {location.id}")
+            # cibadmin, as provisioning pushes the CIB: pcs would spend its start-up time on a TCG node.
+            element = shlex.quote(f'<rsc_location id="{location.id}"/>')
+            lab.ssh(control_node(lab, role), f"sudo cibadmin --delete --xml-text {element}")
 
 
 def reach(lab: Lab, placement: Placement, timeout_s: int, progress: Callable[[str], None] = print) -> Placement:
