@@ -30,14 +30,46 @@ class Budget:
     disk_stall_ms: float  # longest time without a newly acknowledged disk record, host clock
 
 
-def load_budget(accel: str, scenario: str, path: Path | None = None) -> Budget:
-    path = path or DEFAULT_PATH
+ACCELERATORS = ("kvm", "tcg")
+
+
+def _read(path: Path) -> dict[str, object]:
     try:
-        document = tomllib.loads(path.read_text())
+        return tomllib.loads(path.read_text())
     except FileNotFoundError as err:
         raise BudgetError(f"no budgets file at {path}: pass --budgets with a file like {DEFAULT_PATH}") from err
     except tomllib.TOMLDecodeError as err:
         raise BudgetError(f"{path} is not valid TOML: {err}") from err
+
+
+def check_file(path: Path | None, scenarios: list[str]) -> None:
+    """Refuse a budgets file with a typo or a bad value before the lab is touched, not an hour into a run."""
+    path = path or DEFAULT_PATH
+    document = _read(path)
+    unknown = sorted(set(document) - set(ACCELERATORS))
+    if unknown:
+        raise BudgetError(f"{path}: unknown section(s) {unknown}; the accelerators are {', '.join(ACCELERATORS)}")
+    if not document:
+        raise BudgetError(f"{path} sets no budgets: add a [kvm] and a [tcg] section with {' and '.join(FIELDS)}")
+    for accel, section in document.items():
+        if not isinstance(section, dict):
+            raise BudgetError(f"{path}: {accel} must be a section [{accel}], not a value")
+        for key, value in section.items():
+            if isinstance(value, dict):
+                if key not in scenarios:
+                    raise BudgetError(f"{path}: [{accel}.{key}] names no scenario; the scenarios are {scenarios}")
+                bad = sorted(set(value) - set(FIELDS))
+                if bad:
+                    raise BudgetError(f"{path}: [{accel}.{key}] unknown key(s) {bad}; known: {', '.join(FIELDS)}")
+            elif key not in FIELDS:
+                raise BudgetError(f"{path}: [{accel}] unknown key {key!r}; known: {', '.join(FIELDS)}")
+        for scenario in scenarios:
+            load_budget(accel, scenario, path)
+
+
+def load_budget(accel: str, scenario: str, path: Path | None = None) -> Budget:
+    path = path or DEFAULT_PATH
+    document = _read(path)
     section = document.get(accel)
     if not isinstance(section, dict):
         raise BudgetError(f"{path} has no [{accel}] section: add one with {' and '.join(FIELDS)}")

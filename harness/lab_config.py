@@ -127,7 +127,10 @@ class LabConfig:
         elif path is not None:
             raise LabConfigError(f"{path}: no such lab config file")
         values.update({k: v for k, v in overrides.items() if v is not None})
-        if not isinstance(values.get("observer_port", 47000), int):
+        for key, kind, example in (("name", str, "'halab'"), ("subnet", str, "'10.77.0.0/24'")):
+            if key in values and not isinstance(values[key], kind):
+                raise LabConfigError(f"{key} {values[key]!r}: must be a quoted string, such as {example}")
+        if not isinstance(values.get("observer_port", 47000), int) or isinstance(values.get("observer_port"), bool):
             raise LabConfigError(f"observer_port {values['observer_port']!r}: must be a number")
         return cls(**values)  # type: ignore[arg-type]
 

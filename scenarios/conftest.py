@@ -19,11 +19,11 @@ import pytest
 
 from harness import evidence, move_report, placement
 from harness.budgets import DEFAULT_PATH as DEFAULT_BUDGETS
-from harness.budgets import BudgetError, load_budget
+from harness.budgets import BudgetError, check_file, load_budget
 from harness.doctor import DoctorError, examine
 from harness.guest_image import cache_root
 from harness.lab import Lab, LabError
-from harness.lab_config import REPO, LabConfig
+from harness.lab_config import REPO, LabConfig, LabConfigError
 from harness.moves import SCENARIOS, MoveRun, Scenario, run_move
 from harness.observer import Observer
 from harness.placement import RunningGuest
@@ -34,6 +34,8 @@ LOAD_MIBS = 8  # converges under TCG here (docs/results); the seed's guest plays
 RUNS = pytest.StashKey[list[dict[str, Any]]]()
 REPORT_DIR = pytest.StashKey[Path]()
 RUN_FILES = pytest.StashKey[list[Path]]()  # a move's JSON and PNG, copied into its evidence on failure
+CONFIG = pytest.StashKey[LabConfig]()
+DESELECTED = pytest.StashKey[list[pytest.Item]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -54,6 +56,12 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"--repeat wants 1 or more, not {config.option.repeat}")
     if config.option.load_mibs < 1:
         raise pytest.UsageError(f"--load-mibs wants 1 or more MiB/s, not {config.option.load_mibs}")
+    # Bad input is refused here, before the doctor, a bring-up or a move touches the host.
+    try:
+        config.stash[CONFIG] = LabConfig.load(config.option.lab_config, name=config.option.lab_name)
+        check_file(config.option.budgets, list(SCENARIOS))
+    except (LabConfigError, BudgetError) as err:
+        raise pytest.UsageError(str(err)) from err
     config.stash[RUNS] = []
 
 
@@ -61,6 +69,27 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "repeat" in metafunc.fixturenames:
         count = metafunc.config.option.repeat
         metafunc.parametrize("repeat", range(1, count + 1), ids=[f"run{i}" for i in range(1, count + 1)])
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    if items:
+        items[0].config.stash.setdefault(DESELECTED, []).extend(items)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """A -k or -m that matches nothing is a typo: name the tests there are instead of running none."""
+    config = session.config
+    deselected = config.stash.get(DESELECTED, [])
+    if session.items or not deselected:
+        return
+    names = sorted({getattr(item, "originalname", item.name) for item in deselected})
+    chosen = " ".join(
+        f"{flag} {value!r}" for flag, value in (("-k", config.option.keyword), ("-m", config.option.markexpr)) if value
+    )
+    raise pytest.UsageError(
+        f"{chosen} selects no test; the tests are: {', '.join(names)} "
+        "(for example -k nas_move, or -k 'hypervisor_move and idle')"
+    )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -81,8 +110,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def lab(request: pytest.FixtureRequest) -> Iterator[Lab]:
     opts = request.config.option
-    config = LabConfig.load(opts.lab_config, name=opts.lab_name)
-    lab = Lab(config, progress=_progress_printer(request.config))
+    lab = Lab(request.config.stash[CONFIG], progress=_progress_printer(request.config))
     was_running = lab.running()
     if opts.reuse_lab:
         try:
@@ -95,10 +123,22 @@ def lab(request: pytest.FixtureRequest) -> Iterator[Lab]:
         except DoctorError as err:
             pytest.exit(f"host not ready for the lab: {err}", returncode=2)
         print(report.table())
+        _require_budgets(request.config, report.accel)
         lab.up(report.accel)
+    if opts.reuse_lab:
+        _require_budgets(request.config, lab.accel())
     yield lab
     if not (was_running or opts.keep_lab or opts.reuse_lab):
         lab.destroy()
+
+
+def _require_budgets(config: pytest.Config, accel: str) -> None:
+    """The file was checked at start-up; here it must also cover this host's accelerator, before a bring-up."""
+    try:
+        for name in SCENARIOS:
+            load_budget(accel, name, config.option.budgets)
+    except BudgetError as err:
+        pytest.exit(str(err), returncode=4)
 
 
 @pytest.fixture
