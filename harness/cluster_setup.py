@@ -17,7 +17,7 @@ from pathlib import Path
 from harness.lab_config import REPO, LabConfig
 
 # The scripts that build each cluster's CIB, in order (provision/pcs/).
-CIB_SCRIPTS = {"nas": ("nas-resources.sh", "nas-first-start.sh"), "hv": ("hv-resources.sh",)}
+CIB_SCRIPTS = {"nas": ("fencing.sh", "nas-resources.sh", "nas-first-start.sh"), "hv": ("fencing.sh", "hv-resources.sh")}
 
 CLUSTERS = {"nas": "nas", "hv": "hv"}  # cluster name by node role
 
@@ -59,7 +59,7 @@ def write_cluster_cibs(lab_json: Path, out: Path) -> dict[str, Path]:
         cib.write_text(empty.stdout)
         for script in CIB_SCRIPTS[role]:
             result = subprocess.run(
-                [str(REPO / "provision" / "pcs" / script), str(cib)],
+                [str(REPO / "provision" / "pcs" / script), str(cib), role],
                 capture_output=True, text=True, check=False, env={**os.environ, "LAB_JSON": str(lab_json)},
             )  # fmt: skip
             if result.returncode != 0:

@@ -18,6 +18,16 @@ def virsh(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["virsh", "-c", URI, *args], capture_output=True, text=True, check=False)
 
 
+def bridge_of(network: str) -> str:
+    """The host bridge of a libvirt network (fence_virtd listens on the lab's)."""
+    done = virsh("net-info", network)
+    for line in done.stdout.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "Bridge" and value.strip():
+            return value.strip()
+    raise LabConfigError(f"libvirt network {network} has no bridge ({done.stderr.strip()}): is the lab up?")
+
+
 def _names(*args: str) -> list[str]:
     return [line.strip() for line in virsh(*args).stdout.splitlines() if line.strip()]
 

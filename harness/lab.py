@@ -23,9 +23,10 @@ from typing import Any
 
 import vagrant
 
-from harness import host_network
+from harness import fencing, host_network
 from harness.box import ensure_box, vagrant_env
 from harness.cluster_setup import write_cluster_cibs, write_cluster_files
+from harness.fencing import FENCE_KEY
 from harness.guest_image import GuestImage, build_guest_image
 from harness.lab_config import REPO, TIMINGS, LabConfig
 from harness.observer import Observer
@@ -122,6 +123,7 @@ class Lab:
         self._write_config(accel, box.name)
         with phases.timed("vagrant up", self.progress):
             self._vagrant_up()
+        self.start_fencing()
         with phases.timed("provisioning", self.progress):
             self.provision(image)
         with phases.timed("cluster settle", self.progress):
@@ -146,6 +148,7 @@ class Lab:
         if not password.exists():
             password.touch(mode=0o600)
             password.write_text(secrets.token_urlsafe(18))
+        fencing.write_key(self.secrets)
         write_cluster_files(self.config, TIMINGS[accel].corosync_token_ms, self.state_dir / "cluster", self.secrets)
         write_cluster_cibs(self.lab_json, self.state_dir / "cluster")
         key = self.secrets / "migration_key"
@@ -154,6 +157,11 @@ class Lab:
                 ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"{self.config.name}-migration", "-f", str(key)],
                 check=True,
             )
+
+    def start_fencing(self) -> None:
+        """The host's fence_virtd for this lab (no systemd runs it): the clusters' fencing goes through it."""
+        pid = fencing.ensure_running(self.config, self.secrets)
+        self.progress(f"lab: fence_virtd listening (pid {pid}), log {self.logs / 'fence_virtd.log'}")
 
     def _vagrant_up(self) -> None:
         log = open(self.logs / "vagrant.log", "a")  # noqa: SIM115 - closed below, after streaming
@@ -264,33 +272,38 @@ class Lab:
         image = image or build_guest_image(progress=self.progress)
         for node in self.config.nodes():
             self._upload(node.name, image if node.role == "hv" else None)
+        self._on_each([n.name for n in self.config.nodes()], "node.sh {node}", "node provisioned")
+        self.ssh("nas2", f"sudo {REMOTE_DIR}/nas-cluster.sh", log="provision")
+        self.progress("  nas: cluster formed, NFS served")
+        self._on_each([n.name for n in self.config.nodes("hv")], "hv-join.sh", "export mounted, cluster joined")
+        self.ssh("vnode3", f"sudo {REMOTE_DIR}/hv-cluster.sh", log="provision")
+        self.progress("  hv: cluster formed, guest started")
+
+    def _on_each(self, nodes: list[str], script: str, done: str) -> None:
+        """Run a provisioning script on several nodes at once; all errors are reported together."""
         errors: list[str] = []
 
         def run(node: str) -> None:
             try:
-                self.ssh(node, f"sudo {REMOTE_DIR}/node.sh {node}", log="provision")
-                self.progress(f"  {node}: node provisioned")
+                self.ssh(node, f"sudo {REMOTE_DIR}/{script.format(node=node)}", log="provision")
+                self.progress(f"  {node}: {done}")
             except LabError as err:
                 errors.append(str(err))
 
-        threads = [threading.Thread(target=run, args=(n.name,)) for n in self.config.nodes()]
+        threads = [threading.Thread(target=run, args=(node,)) for node in nodes]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
         if errors:
             raise LabError("\n".join(errors))
-        self.ssh("nas2", f"sudo {REMOTE_DIR}/nas-cluster.sh", log="provision")
-        self.progress("  nas: cluster formed, NFS served")
-        self.ssh("vnode3", f"sudo {REMOTE_DIR}/hv-cluster.sh", log="provision")
-        self.progress("  hv: cluster formed, guest started")
 
     def _upload(self, node: str, image: GuestImage | None) -> None:
         buffer = io.BytesIO()
         with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
             tar.add(REPO / "provision", arcname=".", filter=_skip_box)
             tar.add(self.lab_json, arcname="lab.json")
-            tar.add(self.secrets, arcname="secrets")
+            tar.add(self.secrets, arcname="secrets", filter=_secrets_for(self.config.role_of(node)))
             tar.add(self.state_dir / "cluster", arcname="cluster")
             if image:
                 tar.add(image.kernel, arcname="guest-image/vmlinuz")
@@ -304,6 +317,7 @@ class Lab:
     # --- tear-down -------------------------------------------------------
     def destroy(self) -> list[str]:
         """Destroy the machines and sweep what libvirt still holds of this lab."""
+        stopped = ["fence_virtd"] if fencing.stop(self.state_dir) else []
         if self.exists():
             if (self.state_dir / "ssh_config").exists():
                 for node in self.config.nodes():
@@ -317,7 +331,20 @@ class Lab:
         shutil.rmtree(self._control_dir(), ignore_errors=True)
         shutil.rmtree(self.state_dir, ignore_errors=True)
         shutil.rmtree(self.console_dir, ignore_errors=True)
-        return swept
+        return stopped + swept
+
+
+def _secrets_for(role: str) -> Callable[[tarfile.TarInfo], tarfile.TarInfo | None]:
+    """Each node gets only the secrets its role uses: a NAS never holds the vnodes' migration key."""
+    wanted = {"secrets", "secrets/hacluster", f"secrets/{role}-corosync-authkey", f"secrets/{role}-pacemaker-authkey"}
+    wanted |= {f"secrets/{FENCE_KEY}"}
+    if role == "hv":
+        wanted |= {"secrets/migration_key", "secrets/migration_key.pub"}
+
+    def only_wanted(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
+        return info if info.name in wanted else None
+
+    return only_wanted
 
 
 def _skip_box(info: tarfile.TarInfo) -> tarfile.TarInfo | None:

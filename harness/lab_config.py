@@ -38,6 +38,9 @@ NODES = (
 )
 
 
+KEYS = ("name", "subnet", "observer_port", "fence_port")  # what lab.toml may set
+
+
 class LabConfigError(ValueError):
     """A lab configuration that cannot work; the message says what to change."""
 
@@ -59,18 +62,41 @@ class Timings:
     monitor_interval_s: int
     # How often the harness polls crm_mon during a move: each poll costs a TCG node ~1 s of CPU.
     crm_mon_poll_s: float
+    # Two-node clusters: fencing the second node waits this long, so in a split the
+    # two never shoot each other at once; a node running the service waits twice that more.
+    fence_delay_s: int
 
 
 TIMINGS = {
     "kvm": Timings(
-        3000, 10, 120, 90, 90, 30, nfs_grace_s=20, nfs_lease_s=10, monitor_interval_s=20, crm_mon_poll_s=2.0
+        corosync_token_ms=3000,
+        drbd_ping_timeout_ds=10,
+        migrate_timeout_s=120,
+        start_timeout_s=90,
+        stop_timeout_s=90,
+        monitor_timeout_s=30,
+        nfs_grace_s=20,
+        nfs_lease_s=10,
+        monitor_interval_s=20,
+        crm_mon_poll_s=2.0,
+        fence_delay_s=5,
     ),
     # Measured on TCG nodes: the NFS group took ~3 min from nfsd's start to its port's unblock,
     # and ~10 min to move; a migration started during that move waits for the storage to
     # finish, so migrate_to must outlast a whole NAS move (300 s timed out and left the
     # guest's QEMU stuck on NFS, unstoppable).
     "tcg": Timings(
-        10000, 100, 1200, 300, 300, 120, nfs_grace_s=300, nfs_lease_s=60, monitor_interval_s=60, crm_mon_poll_s=5.0
+        corosync_token_ms=10000,
+        drbd_ping_timeout_ds=100,
+        migrate_timeout_s=1200,
+        start_timeout_s=300,
+        stop_timeout_s=300,
+        monitor_timeout_s=120,
+        nfs_grace_s=300,
+        nfs_lease_s=60,
+        monitor_interval_s=60,
+        crm_mon_poll_s=5.0,
+        fence_delay_s=20,
     ),
 }
 
@@ -93,6 +119,7 @@ class LabConfig:
     name: str = "halab"
     subnet: str = "10.77.0.0/24"
     observer_port: int = 47000
+    fence_port: int = 47001  # UDP, fence_virtd's multicast listener: one per lab on a host
     state_root: Path = field(default=REPO / ".lab")
 
     def __post_init__(self) -> None:
@@ -108,8 +135,11 @@ class LabConfig:
             raise LabConfigError(f"subnet {self.subnet}: the lab wants a private /24, such as 10.77.0.0/24")
         if int(net.network_address) + 3 * 256 > int(ipaddress.IPv4Address("255.255.255.255")):
             raise LabConfigError(f"subnet {self.subnet}: the two /24s after it must exist too")
-        if not 1024 <= self.observer_port <= 65535:
-            raise LabConfigError(f"observer_port {self.observer_port}: use 1024-65535")
+        for key in ("observer_port", "fence_port"):
+            if not 1024 <= getattr(self, key) <= 65535:
+                raise LabConfigError(f"{key} {getattr(self, key)}: use 1024-65535")
+        if self.fence_port == self.observer_port:
+            raise LabConfigError(f"fence_port and observer_port are both {self.fence_port}: give them different ports")
 
     @classmethod
     def load(cls, path: Path | None = None, **overrides: object) -> LabConfig:
@@ -121,17 +151,18 @@ class LabConfig:
                 values = tomllib.loads(source.read_text())
             except tomllib.TOMLDecodeError as err:
                 raise LabConfigError(f"{source}: {err}") from err
-            unknown = set(values) - {"name", "subnet", "observer_port"}
+            unknown = set(values) - set(KEYS)
             if unknown:
-                raise LabConfigError(f"{source}: unknown keys {sorted(unknown)}; known: name, subnet, observer_port")
+                raise LabConfigError(f"{source}: unknown keys {sorted(unknown)}; known: {', '.join(KEYS)}")
         elif path is not None:
             raise LabConfigError(f"{path}: no such lab config file")
         values.update({k: v for k, v in overrides.items() if v is not None})
         for key, kind, example in (("name", str, "'halab'"), ("subnet", str, "'10.77.0.0/24'")):
             if key in values and not isinstance(values[key], kind):
                 raise LabConfigError(f"{key} {values[key]!r}: must be a quoted string, such as {example}")
-        if not isinstance(values.get("observer_port", 47000), int) or isinstance(values.get("observer_port"), bool):
-            raise LabConfigError(f"observer_port {values['observer_port']!r}: must be a number")
+        for key in ("observer_port", "fence_port"):
+            if key in values and (not isinstance(values[key], int) or isinstance(values[key], bool)):
+                raise LabConfigError(f"{key} {values[key]!r}: must be a number")
         return cls(**values)  # type: ignore[arg-type]
 
     # Networks: lab, then replication, then management, three /24s in a row.
@@ -171,6 +202,12 @@ class LabConfig:
 
     def nodes(self, role: str | None = None) -> list[Node]:
         return [n for n in NODES if role is None or n.role == role]
+
+    def role_of(self, node: str) -> str:
+        for n in NODES:
+            if n.name == node:
+                return n.role
+        raise LabConfigError(f"no node {node!r} in the lab: the nodes are {', '.join(n.name for n in NODES)}")
 
     @property
     def network_names(self) -> dict[str, str]:
@@ -217,6 +254,7 @@ class LabConfig:
             "vip": self.vip,
             "guest_ip": self.guest_ip,
             "observer": f"{self.host_ip}:{self.observer_port}",
+            "fence_port": self.fence_port,
             "timings": TIMINGS[accel].__dict__,
             "probe": PROBE.__dict__,
         }

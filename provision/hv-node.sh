@@ -32,13 +32,14 @@ if ! grep -q '^# halab' /etc/libvirt/qemu.conf; then
 fi
 systemctl is-active --quiet libvirtd || systemctl start libvirtd
 
-# Root SSH between the vnodes, for migration only: the key is the lab's, and
-# only the other vnodes' lab addresses may use it.
+# Root SSH between the vnodes, for migration only: the key is the lab's, only
+# the vnodes' lab addresses may use it, and whatever the client asks for, it
+# gets libvirt's socket proxy (what a qemu+ssh:// connection runs) and nothing else.
 install -d -m 0700 /root/.ssh
 install -m 0600 "$here/secrets/migration_key" /root/.ssh/id_ed25519
 install -m 0644 "$here/secrets/migration_key.pub" /root/.ssh/id_ed25519.pub
 from=$(for n in $(lab_nodes hv); do printf '%s,' "$(lab_node "$n" lab_ip)"; done)
-echo "from=\"${from%,}\",no-agent-forwarding,no-X11-forwarding $(cat "$here/secrets/migration_key.pub")" >/tmp/authorized_keys
+echo "restrict,from=\"${from%,}\",command=\"/usr/bin/virt-ssh-helper qemu:///system\" $(cat "$here/secrets/migration_key.pub")" >/tmp/authorized_keys
 install_if_changed /tmp/authorized_keys /root/.ssh/authorized_keys 0600 || true
 
 # The NFS export, mounted once the NAS cluster serves it (hv-cluster.sh);

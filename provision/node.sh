@@ -29,17 +29,33 @@ hosts_block >>/tmp/hosts.new
 install_if_changed /tmp/hosts.new /etc/hosts 0644 || true
 hostnamectl hostname "$node" 2>/dev/null || hostname "$node"
 
+# SSH by key only: hacluster has a password now, and no account may log in with one.
+cat >/tmp/sshd-halab-lockdown.conf <<'SSH'
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+SSH
+if install_if_changed /tmp/sshd-halab-lockdown.conf /etc/ssh/sshd_config.d/halab-lockdown.conf 0644; then
+	sshd -t && systemctl reload ssh
+fi
+
 # The cluster daemon, with the lab's password for hacluster.
 [ -s "$here/secrets/hacluster" ] || die "secrets/hacluster missing from the upload"
-if ! python3 -W ignore::DeprecationWarning - "$(cat "$here/secrets/hacluster")" <<'PY'
+# The password is read from its file, never passed as an argument (ps would show it).
+if ! python3 -W ignore::DeprecationWarning - "$here/secrets/hacluster" <<'PY'
 import crypt, spwd, sys  # deprecated, still in Debian 12's Python 3.11
+password = open(sys.argv[1]).read().strip()
 hashed = spwd.getspnam("hacluster").sp_pwdp
-sys.exit(0 if hashed not in ("", "!", "*") and crypt.crypt(sys.argv[1], hashed) == hashed else 1)
+sys.exit(0 if hashed not in ("", "!", "*") and crypt.crypt(password, hashed) == hashed else 1)
 PY
 then
-	echo "hacluster:$(cat "$here/secrets/hacluster")" | chpasswd
+	printf 'hacluster:%s\n' "$(cat "$here/secrets/hacluster")" | chpasswd
 	log "set the hacluster password"
 fi
+# Fencing: fence_xvm signs its requests to the host's fence_virtd with the lab's key.
+install -d -m 0755 /etc/cluster
+install_if_changed "$here/secrets/fence_xvm.key" /etc/cluster/fence_xvm.key 0600 || true
+
 # Cluster membership: corosync.conf and the keys were made on the host, the
 # same for both nodes of a cluster (harness/cluster_setup.py), like the CIBs
 # that provisioning pushes with cibadmin. pcsd is not needed.

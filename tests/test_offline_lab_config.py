@@ -8,6 +8,7 @@ the Vagrantfile against the rendered lab config.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -43,8 +44,11 @@ def build_cib(tmp_path: Path, lab_json: Path, script: str) -> Path:
     need("cibadmin", "pacemaker-cli-utils")
     cib = tmp_path / f"{script}.xml"
     cib.write_text(subprocess.run(["cibadmin", "--empty"], capture_output=True, text=True, check=True).stdout)
-    result = run([str(PROVISION / "pcs" / script), str(cib)], lab_json)
-    assert result.returncode == 0, result.stderr
+    role = script.split("-")[0]
+    # As provisioning builds it: fencing first, then the resources (harness/cluster_setup.py).
+    for step in ("fencing.sh", script):
+        result = run([str(PROVISION / "pcs" / step), str(cib), role], lab_json)
+        assert result.returncode == 0, result.stderr
     return cib
 
 
@@ -233,7 +237,7 @@ def test_cib_push_replaces_resources_and_keeps_the_clusters_own(tmp_path: Path, 
     live = tmp_path / "live.xml"
     live.write_text(subprocess.run(["cibadmin", "--empty"], capture_output=True, text=True, check=True).stdout)
     env = {"CIB_file": str(live)}
-    for name, value in (("dc-version", "2.1.5-test"), ("stonith-enabled", "true")):
+    for name, value in (("dc-version", "2.1.5-test"), ("stonith-enabled", "false")):
         assert (
             run(
                 ["crm_attribute", "--type", "crm_config", "--name", name, "--update", value], lab_json, **env
@@ -246,7 +250,44 @@ def test_cib_push_replaces_resources_and_keeps_the_clusters_own(tmp_path: Path, 
     query = run(["cibadmin", "--query"], lab_json, **env).stdout
     assert 'id="guest"' in query and 'name="allow-migrate"' in query
     assert 'name="dc-version" value="2.1.5-test"' in query  # the cluster's own property stays
-    assert re.findall(r'name="stonith-enabled" value="(\w+)"', query) == ["false"]  # ours replaces theirs
+    assert re.findall(r'name="stonith-enabled" value="(\w+)"', query) == ["true"]  # ours replaces theirs
     assert run(["crm_verify", "--xml-file", str(live)], lab_json).returncode == 0
     again = run([str(PROVISION / "cib-push.py"), str(made)], lab_json, **env)
     assert again.returncode == 0 and run(["cibadmin", "--query"], lab_json, **env).stdout.count('id="guest"') == 1
+
+
+@pytest.mark.parametrize(("script", "nodes", "service"), [
+    ("hv-resources.sh", ["vnode2", "vnode3"], "guest"),
+    ("nas-resources.sh", ["nas1", "nas2"], "nfs_server"),
+])  # fmt: skip
+def test_a_lost_node_is_fenced_through_fence_xvm_and_its_service_recovered(
+    tmp_path: Path, lab_json: Path, script: str, nodes: list[str], service: str
+) -> None:
+    """Fencing on: the scheduler power-cycles a node it lost before it starts the node's service elsewhere."""
+    cib = build_cib(tmp_path, lab_json, script)
+    simulate(cib, nodes, tmp_path / "started.xml", lab_json)
+    if service == "nfs_server":
+        for node in nodes:
+            score_for_promotion(tmp_path / "started.xml", node, lab_json)
+        simulate(tmp_path / "started.xml", [], tmp_path / "started.xml", lab_json)
+    [lost] = crm_mon(tmp_path / "started.xml", lab_json).where(service)
+    [survivor] = [n for n in nodes if n != lost]
+    result = run(["crm_simulate", "--xml-file", str(tmp_path / "started.xml"), "--simulate", "--quorum", "true",
+                  "--node-fail", lost, "--save-output", str(tmp_path / "after.xml")], lab_json)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert re.search(rf"Fencing {lost} \(reboot\)|Fence \(reboot\) {lost}", result.stdout), result.stdout
+    assert crm_mon(tmp_path / "after.xml", lab_json).where(service) == [survivor]
+
+
+def test_fencing_reaches_each_nodes_own_domain_and_never_both_at_once(tmp_path: Path, lab_json: Path) -> None:
+    lab = json.loads(lab_json.read_text())
+    for script, nodes in (("hv-resources.sh", ["vnode2", "vnode3"]), ("nas-resources.sh", ["nas1", "nas2"])):
+        cib = build_cib(tmp_path, lab_json, script).read_text()
+        assert re.search(r'name="stonith-enabled" value="true"', cib)
+        params = dict(
+            re.findall(r'<nvpair id="fence_\w+-instance_attributes-([\w-]+)" name="[\w-]+" value="([^"]*)"', cib)
+        )
+        assert params["pcmk_host_map"] == ";".join(f"{n}:{lab['domain_prefix']}{n}" for n in nodes)
+        assert params["ipport"] == str(lab["fence_port"]) and params["key_file"] == "/etc/cluster/fence_xvm.key"
+        delays = dict(item.split(":") for item in params["pcmk_delay_base"].split(";"))
+        assert sorted(delays) == nodes and len(set(delays.values())) == 2, delays

@@ -1,0 +1,84 @@
+"""The lab is locked down: its own keys and passwords, kept private; NFS and root SSH only where needed."""
+
+from __future__ import annotations
+
+import stat
+import subprocess
+
+import pytest
+
+from harness import placement
+from harness.lab import REMOTE_DIR, Lab
+from harness.lab_config import REPO
+
+INSECURE_KEY = (REPO / "provision" / "box" / "vagrant.pub").read_text().split()[1]
+ALL_NODES = ("vnode2", "vnode3", "nas1", "nas2")
+
+
+def test_secrets_are_per_lab_and_private(lab: Lab) -> None:
+    folder = lab.secrets
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700, f"{folder} is not 0700"
+    private = [p for p in folder.iterdir() if p.suffix != ".pub"]
+    names = {p.name for p in private}
+    assert {"hacluster", "fence_xvm.key", "migration_key"} <= names, names
+    for path in private:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, f"{path} is {oct(path.stat().st_mode)}, not 0600"
+    assert len((folder / "hacluster").read_text().strip()) >= 20, "the hacluster password is short"
+    assert (folder / "fence_xvm.key").stat().st_size >= 128
+
+
+def test_the_hacluster_password_is_never_printed(lab: Lab) -> None:
+    password = (lab.secrets / "hacluster").read_text().strip()
+    places = [lab.logs, lab.console_dir, REPO / "artifacts", lab.state_dir / "cluster"]
+    leaks = [
+        str(path)
+        for place in places
+        if place.exists()
+        for path in place.rglob("*")
+        if path.is_file() and password.encode() in path.read_bytes()
+    ]
+    assert not leaks, f"the hacluster password is written in {leaks}"
+
+
+@pytest.mark.parametrize("node", ALL_NODES)
+def test_vagrant_logs_in_with_the_labs_own_key_not_the_insecure_one(lab: Lab, node: str) -> None:
+    authorized = lab.ssh(node, "cat /home/vagrant/.ssh/authorized_keys")
+    assert INSECURE_KEY not in authorized, f"{node} still accepts Vagrant's insecure key"
+    key = lab.state_dir / "vagrant" / "machines" / node / "libvirt" / "private_key"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    public = subprocess.run(["ssh-keygen", "-y", "-f", str(key)], capture_output=True, text=True, check=True)
+    assert public.stdout.split()[1] in authorized, f"{node} does not know this lab's key for vagrant"
+    sshd = lab.ssh(node, "sudo sshd -T")
+    assert "passwordauthentication no" in sshd and "kbdinteractiveauthentication no" in sshd
+    roots = lab.ssh(node, "sudo cat /root/.ssh/authorized_keys 2>/dev/null || true")
+    if lab.config.role_of(node) == "nas":
+        assert roots.strip() == "", f"root on {node} accepts keys: {roots}"
+
+
+def test_the_export_is_only_for_the_hypervisors(lab: Lab) -> None:
+    nas = placement.current(lab).nfs
+    clients = lab.ssh(nas, "sudo cat /var/lib/nfs/etab").split()
+    hosts = sorted(line.split("(")[0] for line in clients if "(" in line)
+    exports = sorted(set(hosts))
+    assert exports == sorted(lab.config.lab_ip(n.offset) for n in lab.config.nodes("hv")), exports
+    # A node outside the list is refused: the NAS peer tries to mount the export.
+    [peer] = [n.name for n in lab.config.nodes("nas") if n.name != nas]
+    tried = lab.host(peer).run(
+        f"mkdir -p /tmp/try && timeout 60 mount -t nfs4 -o vers=4.2,soft,timeo=50,retrans=1 "
+        f"{lab.config.vip}:/srv/nfs/export /tmp/try; rc=$?; umount /tmp/try 2>/dev/null; exit $rc"
+    )
+    assert tried.rc != 0, f"{peer}, not a hypervisor, mounted the export"
+
+
+def test_root_ssh_between_vnodes_serves_migration_and_nothing_else(lab: Lab) -> None:
+    source, target = (n.name for n in lab.config.nodes("hv"))
+    # What a migration does: a libvirt connection over root SSH.
+    listed = lab.ssh(source, f"sudo virsh -c qemu+ssh://{target}/system list --all --name")
+    assert "guest" in listed.split(), listed
+    # Any other command gets the libvirt proxy, not a shell.
+    tried = lab.host(source).run(f"ssh -o BatchMode=yes {target} echo SHELL-REACHED </dev/null")
+    assert "SHELL-REACHED" not in tried.stdout, f"root on {source} runs commands on {target}"
+    # A NAS node holds neither the key nor any other vnode secret.
+    for nas in (n.name for n in lab.config.nodes("nas")):
+        held = lab.ssh(nas, f"sudo ls /root/.ssh {REMOTE_DIR}/secrets 2>/dev/null || true").split()
+        assert not {"id_ed25519", "migration_key", "hv-corosync-authkey"} & set(held), f"{nas} holds {held}"
