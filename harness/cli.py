@@ -8,6 +8,7 @@ from pathlib import Path
 
 from harness.box import BoxError
 from harness.doctor import DoctorError, examine
+from harness.fencing import FencingError
 from harness.guest_image import GuestImageError, build_guest_image, cache_root
 from harness.lab import Lab, LabError
 from harness.lab_config import LabConfig, LabConfigError
@@ -120,7 +121,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return int(args.run(args))
-    except (GuestImageError, VerifyError, DoctorError, LabError, LabConfigError, BoxError, ReportError) as err:
+    except (
+        GuestImageError,
+        VerifyError,
+        DoctorError,
+        LabError,
+        LabConfigError,
+        BoxError,
+        ReportError,
+        FencingError,
+    ) as err:
         print(f"ha-lab: {err}", file=sys.stderr)
         return 2
 

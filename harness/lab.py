@@ -74,6 +74,7 @@ class Lab:
         self.lab_json = self.state_dir / "lab.json"
         self.secrets = self.state_dir / "secrets"
         self.console_dir = CONSOLE_ROOT / config.name
+        self.down: set[str] = set()  # nodes a fault scenario powered off: cluster commands go elsewhere
 
     # --- Vagrant ---------------------------------------------------------
     def env(self) -> dict[str, str]:

@@ -73,7 +73,7 @@ class MoveRun:
     scenario: str
     load_mibs: int
     accel: str
-    before: Placement
+    before: Placement | None  # a fault starts wherever the lab is: set when it strikes
     after: Placement | None = None
     started_ns: int = 0  # the move was requested
     idle_ns: int = 0  # both clusters had nothing left to do
@@ -92,6 +92,10 @@ class MoveRun:
     verification: Verification | None = None
     clock_offsets_ms: dict[str, float] = field(default_factory=dict)
     ring: int = PROBE.ring  # the probe's record ring, as the running guest was started with
+    # Fault runs only: the node struck, seconds from the strike to each recovery step, split-brain messages.
+    struck: str | None = None
+    events: dict[str, float | None] = field(default_factory=dict)
+    split_brain: dict[str, list[str]] = field(default_factory=dict)
 
     def figures(self) -> dict[str, float | int | str | None]:
         """The headline numbers, flat: what a summary table and JUnit properties show."""
@@ -109,6 +113,7 @@ class MoveRun:
             "records_missing": len(self.verification.missing) + len(self.verification.bad_crc)
             if self.verification
             else None,
+            **self.events,
         }
 
 
@@ -138,33 +143,54 @@ def run_move(
     timeout_s = 3 * timings.start_timeout_s + timings.migrate_timeout_s
     placement.reach(lab, scenario.start, timeout_s, progress)
     observer.set_load(run.load_mibs)
-    run.ack_before = _wait_for_disk_progress(observer, timeout_s=120)
-    run.clock_offsets_ms = {n.name: lab.clock_offset_ns(n.name) / 1e6 for n in lab.config.nodes()}
+    run.ack_before = wait_for_disk_progress(observer, timeout_s=120)
     clusters = {role: placement.control_node(lab, role) for role in ("hv", "nas")}
-    nas_nodes = [n.name for n in lab.config.nodes("nas")]
-    with Watch(lab.ssh_argv, clusters, nas_nodes, timings.crm_mon_poll_s) as watch:
+
+    def move() -> None:
+        progress(f"  {scenario.name}: {scenario.start} -> {scenario.end}, load {run.load_mibs} MiB/s")
+        run.commands = placement.move(lab, scenario.moves, timeout_s)
+        observer.mark("move commands returned")
+        placement.wait_idle(lab, timeout_s)
+
+    window_ns = record(lab, observer, run, clusters, "move requested", move, progress)
+    collect(lab, run, scenario, window_ns)
+    return run
+
+
+def record(
+    lab: Lab,
+    observer: Observer,
+    run: MoveRun,
+    clusters: dict[str, str],
+    label: str,
+    act: Callable[[], None],
+    progress: Callable[[str], None] = print,
+) -> int:
+    """Watch the clusters (crm_mon on `clusters`' nodes, DRBD on the NAS) and the guest while `act` runs
+    and the clusters settle; fill the run's timeline. Returns the window's start on the host's clock."""
+    run.clock_offsets_ms = {
+        n.name: lab.clock_offset_ns(n.name) / 1e6 for n in lab.config.nodes() if n.name not in lab.down
+    }
+    nas_nodes = [n.name for n in lab.config.nodes("nas") if n.name not in lab.down]
+    with Watch(lab.ssh_argv, clusters, nas_nodes, TIMINGS[run.accel].crm_mon_poll_s) as watch:
         watch.wait_ready()
         window_ns = time.time_ns()
         time.sleep(BASELINE_S)
-        run.started_ns = observer.mark("move requested").host_ns
-        progress(f"  {scenario.name}: {scenario.start} -> {scenario.end}, load {run.load_mibs} MiB/s")
+        run.started_ns = observer.mark(label).host_ns
         try:
-            run.commands = placement.move(lab, scenario.moves, timeout_s)
-            observer.mark("move commands returned")
-            placement.wait_idle(lab, timeout_s)
+            act()
             run.idle_ns = observer.mark("clusters idle").host_ns
             try:
-                _wait_for_disk_progress(observer, timeout_s=DISK_RESUME_S, after_ns=run.idle_ns)
+                wait_for_disk_progress(observer, timeout_s=DISK_RESUME_S, after_ns=run.idle_ns)
             except LabError as err:
-                progress(f"  {scenario.name}: {err}")  # judged from the timeline: an open disk stall
+                progress(f"  {run.scenario}: {err}")  # judged from the timeline: an open disk stall
             time.sleep(TAIL_S)
         finally:
             run.ended_ns = close_window(observer)
             run.changes = watch.changes
             run.samples = [s for s in observer.samples if window_ns <= s.host_ns <= run.ended_ns]
             run.analysis = analyze(run.samples, interval_ms=PROBE.hb_ms, end_ns=run.ended_ns, markers=observer.markers)
-    _collect(lab, run, scenario, window_ns)
-    return run
+    return window_ns
 
 
 def close_window(observer: Observer, wait_s: float = CLOSE_WAIT_S) -> int:
@@ -180,7 +206,7 @@ def close_window(observer: Observer, wait_s: float = CLOSE_WAIT_S) -> int:
         return time.time_ns()
 
 
-def _wait_for_disk_progress(observer: Observer, timeout_s: float, after_ns: int = 0) -> int:
+def wait_for_disk_progress(observer: Observer, timeout_s: float, after_ns: int = 0) -> int:
     """Until the probe acknowledges a record it wrote after `after_ns`; return that record's number.
 
     A probe that just started reports 0 while it scans its ring, then the
@@ -200,7 +226,7 @@ def _wait_for_disk_progress(observer: Observer, timeout_s: float, after_ns: int 
     raise LabError(f"the guest acknowledged no disk write for {timeout_s:.0f} s (stuck at {base})")
 
 
-def _collect(lab: Lab, run: MoveRun, scenario: Scenario, window_ns: int) -> None:
+def collect(lab: Lab, run: MoveRun, scenario: Scenario, window_ns: int) -> None:
     """The clusters', DRBD's and libvirt's account of the run, and the disk's records."""
     try:
         run.after = placement.current(lab)
@@ -220,7 +246,7 @@ def _collect(lab: Lab, run: MoveRun, scenario: Scenario, window_ns: int) -> None
     run.actions.sort(key=lambda a: a.started_ns)
     run.leftovers = placement.leftover_constraints(lab)
     run.drbd_after = placement.drbd_states(lab)
-    for vnode in (n.name for n in lab.config.nodes("hv")):
+    for vnode in (n.name for n in lab.config.nodes("hv") if n.name not in lab.down):
         conn = hypervisor.connect(lab.ssh_config(), vnode)
         try:
             run.guest_states[vnode] = hypervisor.guest_state(conn)

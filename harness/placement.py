@@ -55,8 +55,11 @@ class Command:
 
 
 def control_node(lab: Lab, role: str) -> str:
-    """The node that cluster commands of a role ("hv", "nas") run on."""
-    return lab.config.nodes(role)[0].name
+    """The node that cluster commands of a role ("hv", "nas") run on: the first one that is up."""
+    up = [n.name for n in lab.config.nodes(role) if n.name not in lab.down]
+    if not up:
+        raise LabError(f"every {role} node is down ({sorted(lab.down)}): start one with 'virsh start'")
+    return up[0]
 
 
 def cluster_state(lab: Lab, role: str) -> ClusterState:
@@ -64,7 +67,8 @@ def cluster_state(lab: Lab, role: str) -> ClusterState:
 
 
 def drbd_states(lab: Lab) -> dict[str, DrbdState]:
-    return {n.name: parse_proc_drbd(lab.ssh(n.name, "cat /proc/drbd")) for n in lab.config.nodes("nas")}
+    nodes = [n.name for n in lab.config.nodes("nas") if n.name not in lab.down]
+    return {node: parse_proc_drbd(lab.ssh(node, "cat /proc/drbd")) for node in nodes}
 
 
 def current(lab: Lab) -> Placement:

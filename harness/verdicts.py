@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from harness.budgets import Budget
+from harness.faults import Fault
 from harness.moves import MoveRun, Scenario
 
 
@@ -54,7 +55,15 @@ def judge(run: MoveRun, scenario: Scenario, budget: Budget) -> list[Verdict]:
                 f"libvirt: {states}",
             )
         )
-    v, disk = run.verification, a.disk
+    return verdicts + _lossless_clean_in_budget(run, budget)
+
+
+def _lossless_clean_in_budget(run: MoveRun, budget: Budget) -> list[Verdict]:
+    """Nothing lost, the lab clean afterwards, the guest's costs within budget: every run's verdicts."""
+    a, v = run.analysis, run.verification
+    assert a is not None
+    disk = a.disk
+    verdicts: list[Verdict] = []
     verdicts.append(
         Verdict(
             "nothing lost: records",
@@ -93,3 +102,44 @@ def judge(run: MoveRun, scenario: Scenario, budget: Budget) -> list[Verdict]:
         )
     )
     return verdicts
+
+
+def judge_fault(run: MoveRun, fault: Fault, scenario: Scenario, budget: Budget) -> list[Verdict]:
+    """A fault's verdicts: the guest lived (or, after its vnode died, was restarted once, honestly
+    reported), the service is where the survivor is, nothing was lost, the lab was whole again."""
+    a = run.analysis
+    if a is None:
+        return [Verdict("measured", False, "the run ended before its heartbeats were analysed")]
+    if fault.guest_survives:
+        verdicts = [
+            Verdict("live: same boot", not a.boot_changes and len(a.boot_ids) == 1, f"boot ids seen: {a.boot_ids}"),
+            Verdict("live: uptime continuous", a.uptime_regressions == 0,
+                    f"{a.uptime_regressions} times the guest's uptime went backwards"),
+        ]  # fmt: skip
+    else:
+        verdicts = [
+            Verdict("restarted: a new boot", len(a.boot_ids) == 2,
+                    f"boot ids seen: {a.boot_ids} (a guest whose vnode died cannot live on)"),
+        ]  # fmt: skip
+    verdicts.append(
+        Verdict("live: heartbeats resumed", a.resumed and a.received > 0,
+                f"{a.received} heartbeats; last freeze {'still open' if not a.resumed else 'closed'}")
+    )  # fmt: skip
+    verdicts.append(
+        Verdict("recovered: where the survivors are", run.after == scenario.end,
+                f"expected {scenario.end}, the clusters report {run.after}")
+    )  # fmt: skip
+    where = scenario.end.guest
+    verdicts.append(
+        Verdict("live: running, not paused", run.guest_states.get(where) == "running",
+                f"libvirt on {where}: {run.guest_states.get(where)}")
+    )  # fmt: skip
+    if fault.name == "migrate_in_grace":
+        ops = {(x.operation, x.node) for x in run.actions if x.resource == "guest" and x.rc == 0}
+        migrated = ("migrate_to", scenario.start.guest) in ops and ("migrate_from", where) in ops
+        verdicts.append(
+            Verdict("live: migrated, not restarted", migrated and ("start", where) not in ops, f"{sorted(ops)}")
+        )
+    splits = {node: lines for node, lines in run.split_brain.items() if lines}
+    verdicts.append(Verdict("clean: no split brain", not splits, f"{splits or 'no split-brain messages'}"))
+    return verdicts + _lossless_clean_in_budget(run, budget)

@@ -19,15 +19,17 @@ import pytest
 
 from harness import evidence, move_report, placement
 from harness.budgets import DEFAULT_PATH as DEFAULT_BUDGETS
-from harness.budgets import BudgetError, check_file, load_budget
+from harness.budgets import Budget, BudgetError, check_file, load_budget
 from harness.doctor import DoctorError, examine
+from harness.faults import FAULTS, Fault, run_fault
+from harness.fencing import FencingError
 from harness.guest_image import cache_root
 from harness.lab import Lab, LabError
 from harness.lab_config import REPO, LabConfig, LabConfigError
 from harness.moves import SCENARIOS, MoveRun, Scenario, run_move
 from harness.observer import Observer
-from harness.placement import RunningGuest
-from harness.verdicts import Verdict, judge
+from harness.placement import Placement, RunningGuest
+from harness.verdicts import Verdict, judge, judge_fault
 
 ARTIFACTS = REPO / "artifacts"
 LOAD_MIBS = 8  # converges under TCG here (docs/results); the seed's guest plays a video
@@ -59,7 +61,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # Bad input is refused here, before the doctor, a bring-up or a move touches the host.
     try:
         config.stash[CONFIG] = LabConfig.load(config.option.lab_config, name=config.option.lab_name)
-        check_file(config.option.budgets, list(SCENARIOS))
+        check_file(config.option.budgets, [*SCENARIOS, *FAULTS])
     except (LabConfigError, BudgetError) as err:
         raise pytest.UsageError(str(err)) from err
     config.stash[RUNS] = []
@@ -92,19 +94,26 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     )
 
 
+# The least disturbing first: a failed smoke test says the lab is broken before anything else runs.
+MODULE_ORDER = ("test_lab_smoke", "test_lab_guards", "test_security", "test_fencing", "test_moves", "test_faults")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Order the moves along the seed's cycle, idle runs first: each one starts where the last ended."""
+    """Modules from the least to the most disturbing; the moves along the seed's cycle, idle runs first,
+    so each one starts where the last ended."""
     order = list(SCENARIOS)
 
-    def key(item: pytest.Item) -> tuple[int, int, int]:
+    def key(item: pytest.Item) -> tuple[int, int, int, int]:
+        module = item.module.__name__.rsplit(".", 1)[-1] if getattr(item, "module", None) else ""
+        rank = MODULE_ORDER.index(module) if module in MODULE_ORDER else len(MODULE_ORDER)
         params = getattr(item, "callspec", None)
         name = getattr(item, "originalname", item.name).removeprefix("test_")
         if params is None or name not in SCENARIOS:
-            return (0, 0, 0)
+            return (rank, 0, 0, 0)
         load = params.params.get("load", "idle")
-        return (params.params.get("repeat", 1), 0 if load == "idle" else 1, order.index(name) + 1)
+        return (rank, params.params.get("repeat", 1), 0 if load == "idle" else 1, order.index(name) + 1)
 
-    items.sort(key=key)  # stable: everything else keeps its place, before the moves
+    items.sort(key=key)  # stable: tests of one module keep their order
 
 
 @pytest.fixture(scope="session")
@@ -127,6 +136,10 @@ def lab(request: pytest.FixtureRequest) -> Iterator[Lab]:
         lab.up(report.accel)
     if opts.reuse_lab:
         _require_budgets(request.config, lab.accel())
+        try:
+            lab.start_fencing()  # the host's fence_virtd ends with the host session; the clusters need it
+        except FencingError as err:
+            pytest.exit(f"fencing cannot work: {err}", returncode=2)
     yield lab
     if not (was_running or opts.keep_lab or opts.reuse_lab):
         lab.destroy()
@@ -135,7 +148,7 @@ def lab(request: pytest.FixtureRequest) -> Iterator[Lab]:
 def _require_budgets(config: pytest.Config, accel: str) -> None:
     """The file was checked at start-up; here it must also cover this host's accelerator, before a bring-up."""
     try:
-        for name in SCENARIOS:
+        for name in [*SCENARIOS, *FAULTS]:
             load_budget(accel, name, config.option.budgets)
     except BudgetError as err:
         pytest.exit(str(err), returncode=4)
@@ -171,35 +184,71 @@ def move(
     record_property: Callable[[str, object], None],
 ) -> Callable[[Scenario, str], MoveRun]:
     """Run a scenario with the load named ("idle" or "load"); report it; fail on any broken verdict."""
+
+    def run(scenario: Scenario, load: str) -> MoveRun:
+        def execute(result: MoveRun, budget: Budget) -> list[Verdict]:
+            run_move(lab, observer, scenario, result, _progress_printer(request.config))
+            return judge(result, scenario, budget)
+
+        return report(scenario.name, load, scenario.start, execute)
+
+    report = _reporter(lab, observer, repeat, request, record_property)
+    return run
+
+
+@pytest.fixture
+def fault(
+    lab: Lab,
+    observer: Observer,
+    repeat: int,
+    request: pytest.FixtureRequest,
+    record_property: Callable[[str, object], None],
+) -> Callable[[Fault, str], MoveRun]:
+    """Strike with a fault, the guest idle or loaded; report it like a move; fail on any broken verdict."""
+    report = _reporter(lab, observer, repeat, request, record_property)
+
+    def run(chosen: Fault, load: str) -> MoveRun:
+        def execute(result: MoveRun, budget: Budget) -> list[Verdict]:
+            scenario = run_fault(lab, observer, chosen, result, _progress_printer(request.config))
+            return judge_fault(result, chosen, scenario, budget)
+
+        return report(chosen.name, load, None, execute)
+
+    return run
+
+
+def _reporter(
+    lab: Lab,
+    observer: Observer,
+    repeat: int,
+    request: pytest.FixtureRequest,
+    record_property: Callable[[str, object], None],
+) -> Callable[[str, str, Placement | None, Callable[[MoveRun, Budget], list[Verdict]]], MoveRun]:
+    """Run one measured scenario and report it: JSON, PNG, JUnit properties, the summary's row."""
     opts = request.config.option
     report_dir = request.config.stash.setdefault(REPORT_DIR, ARTIFACTS / f"moves-{_stamp()}")
     report_dir.mkdir(parents=True, exist_ok=True)
 
-    def run(scenario: Scenario, load: str) -> MoveRun:
+    def report(
+        name: str, load: str, start: Placement | None, execute: Callable[[MoveRun, Budget], list[Verdict]]
+    ) -> MoveRun:
         try:
-            budget = load_budget(lab.accel(), scenario.name, opts.budgets)
+            budget = load_budget(lab.accel(), name, opts.budgets)
         except BudgetError as err:
             pytest.exit(str(err), returncode=4)
         load_mibs = opts.load_mibs if load == "load" else 0
-        result = MoveRun(scenario.name, load_mibs, lab.accel(), before=scenario.start)
+        result = MoveRun(name, load_mibs, lab.accel(), before=start)
         verdicts: list[Verdict] = []
-        stem = report_dir / f"{scenario.name}-{load}-run{repeat}"
+        stem = report_dir / f"{name}-{load}-run{repeat}"
         try:
-            run_move(lab, observer, scenario, result, _progress_printer(request.config))
-            verdicts = judge(result, scenario, budget)
+            verdicts = execute(result, budget)
         finally:
             figures = result.figures()
             for key, value in figures.items():
                 record_property(key, value)
             outcome = "passed" if verdicts and all(v.ok for v in verdicts) else "failed"
             request.config.stash[RUNS].append(
-                {
-                    "scenario": scenario.name,
-                    "load_mibs": load_mibs,
-                    "repeat": repeat,
-                    "outcome": outcome,
-                    "figures": figures,
-                }
+                {"scenario": name, "load_mibs": load_mibs, "repeat": repeat, "outcome": outcome, "figures": figures}
             )
             plain = {v.name: ("ok: " if v.ok else "FAILED: ") + v.detail for v in verdicts}
             files = [move_report.write_json(stem.with_suffix(".json"), result, plain)]
@@ -213,7 +262,7 @@ def move(
         assert not broken, "\n".join(broken)
         return result
 
-    return run
+    return report
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
