@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from harness import host_network
 from harness.lab import Lab, LabError
 
 PER_NODE = {
@@ -13,6 +14,7 @@ PER_NODE = {
     "journal.txt": "sudo journalctl -b --no-pager -n 3000",
     "dmesg.txt": "sudo dmesg",
     "drbd.txt": "sudo drbdadm status 2>&1; cat /proc/drbd 2>&1",
+    "fencing.txt": "sudo stonith_admin --history '*' 2>&1; sudo stonith_admin --list-registered 2>&1",
     "guest-console.log": "sudo cat /var/log/halab/guest-console.log 2>/dev/null",
     "qemu-guest.log": "sudo cat /var/log/libvirt/qemu/guest.log 2>/dev/null",
 }
@@ -24,6 +26,14 @@ def collect(lab: Lab, dest: Path) -> Path:
     for node in lab.config.nodes():
         folder = dest / node.name
         folder.mkdir(exist_ok=True)
+        if node.name in lab.down:
+            (folder / "DOWN.txt").write_text("powered off by the scenario when the evidence was collected\n")
+            continue
+        try:
+            lab.ssh(node.name, "true")
+        except LabError as err:  # one timeout per node, not one per command
+            (folder / "UNREACHABLE.txt").write_text(f"{err}\n")
+            continue
         for name, command in PER_NODE.items():
             try:
                 (folder / name).write_text(lab.ssh(node.name, command))
@@ -31,6 +41,7 @@ def collect(lab: Lab, dest: Path) -> Path:
                 (folder / name).write_text(f"unavailable: {err}\n")
     if lab.console_dir.exists():
         shutil.copytree(lab.console_dir, dest / "consoles", dirs_exist_ok=True)
+    (dest / "host-domains.txt").write_text(host_network.virsh("list", "--all").stdout)
     if lab.logs.exists():
         shutil.copytree(lab.logs, dest / "lab-logs", dirs_exist_ok=True)
     return dest

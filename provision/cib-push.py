@@ -2,11 +2,14 @@
 """Push a CIB file's configuration, made on the host by pcs' file mode, into the live cluster.
 
     cib-push.py CIB_FILE
+    cib-push.py --fencing-only CIB_FILE
 
 Resources, constraints and defaults replace the live ones; cluster properties
 are merged (the cluster's own, dc-version and the like, stay). The nodes
 section stays as the cluster wrote it. One cibadmin call: what `pcs cluster
 cib-push --config` does, without pcs' seconds of start-up on a TCG node.
+With --fencing-only, a running cluster gets the file's fence devices and
+properties, and keeps every other resource and constraint as it is.
 """
 
 import subprocess
@@ -30,11 +33,21 @@ def merge_properties(live: ET.Element, new: ET.Element) -> None:
             old_set.append(pair)
 
 
-def main(path: str) -> None:
+def add_fencing(live: ET.Element, new: ET.Element) -> None:
+    resources = live.find("resources")
+    for device in new.findall("resources/primitive[@class='stonith']"):
+        for old in resources.findall(f"primitive[@id='{device.get('id')}']"):
+            resources.remove(old)
+        resources.append(device)
+
+
+def main(path: str, fencing_only: bool = False) -> None:
     new = ET.parse(path).getroot().find("configuration")
     query = ["cibadmin", "--query", "--scope", "configuration"]
     live = ET.fromstring(subprocess.run(query, capture_output=True, text=True, check=True).stdout)
-    for name in REPLACED:
+    if fencing_only:
+        add_fencing(live, new)
+    for name in () if fencing_only else REPLACED:
         section = new.find(name)
         if section is None:
             continue
@@ -53,6 +66,8 @@ def main(path: str) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit("usage: cib-push.py CIB_FILE")
-    main(sys.argv[1])
+    args = sys.argv[1:]
+    only = args[:1] == ["--fencing-only"]
+    if len(args) != 1 + only:
+        sys.exit("usage: cib-push.py [--fencing-only] CIB_FILE")
+    main(args[-1], fencing_only=only)

@@ -29,6 +29,11 @@ if ! in_cib "//primitive[@id='guest']"; then
 	"$here/cib-push.py" "$here/cluster/hv/cib.xml"
 	forget_guest_change # it starts from the files just installed: nothing to restart
 fi
+# A lab provisioned before fencing existed gets its fence device, nothing else changed.
+if ! in_cib "//primitive[@class='stonith']"; then
+	log "turning fencing on"
+	"$here/cib-push.py" --fencing-only "$here/cluster/hv/cib.xml"
+fi
 wait_for 900 "the guest started" sh -c 'crm_resource --resource guest --locate 2>/dev/null | grep -q "is running on"'
 if guest_changed; then
 	log "the guest's image or definition changed: restarting it"

@@ -18,6 +18,11 @@ if ! in_cib "//clone[@id='drbd_r0-clone']"; then
 	log "defining the NAS resources"
 	"$here/cib-push.py" "$here/cluster/nas/cib.xml"
 fi
+# A lab provisioned before fencing existed gets its fence device, nothing else changed.
+if ! in_cib "//primitive[@class='stonith']"; then
+	log "turning fencing on"
+	"$here/cib-push.py" --fencing-only "$here/cluster/nas/cib.xml"
+fi
 
 wait_for 600 "DRBD r0 connected" drbd_is cstate Connected
 if [ "$(drbdadm dstate r0)" = Inconsistent/Inconsistent ]; then

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import subprocess
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -291,3 +292,33 @@ def test_fencing_reaches_each_nodes_own_domain_and_never_both_at_once(tmp_path: 
         assert params["ipport"] == str(lab["fence_port"]) and params["key_file"] == "/etc/cluster/fence_xvm.key"
         delays = dict(item.split(":") for item in params["pcmk_delay_base"].split(";"))
         assert sorted(delays) == nodes and len(set(delays.values())) == 2, delays
+
+
+def test_fencing_only_push_turns_fencing_on_in_a_running_cluster_and_touches_nothing_else(
+    tmp_path: Path, lab_json: Path
+) -> None:
+    """A lab provisioned before fencing existed: its live CIB has the guest, no fence device."""
+    need("cibadmin", "pacemaker-cli-utils")
+    made = build_cib(tmp_path, lab_json, "hv-resources.sh")
+    live = tmp_path / "live.xml"
+    live.write_text(subprocess.run(["cibadmin", "--empty"], capture_output=True, text=True, check=True).stdout)
+    env = {"CIB_file": str(live)}
+    without = run([str(PROVISION / "pcs" / "hv-resources.sh"), str(live)], lab_json)  # resources only
+    assert without.returncode == 0, without.stderr
+    before = run(["cibadmin", "--query", "--scope", "resources"], lab_json, **env).stdout
+    assert 'class="stonith"' not in before
+    pushed = run([str(PROVISION / "cib-push.py"), "--fencing-only", str(made)], lab_json, **env)
+    assert pushed.returncode == 0, pushed.stderr
+    after = run(["cibadmin", "--query"], lab_json, **env).stdout
+    assert 'id="fence_hv"' in after and re.findall(r'name="stonith-enabled" value="(\w+)"', after) == ["true"]
+
+    def guest(text: str) -> str:
+        element = ET.fromstring(text).find(".//primitive[@id='guest']")
+        assert element is not None
+        return ET.canonicalize(ET.tostring(element), strip_text=True)
+
+    assert guest(after) == guest(before), "the guest's definition changed"
+    again = run([str(PROVISION / "cib-push.py"), "--fencing-only", str(made)], lab_json, **env)
+    assert again.returncode == 0 and run(["cibadmin", "--query"], lab_json, **env).stdout.count('id="fence_hv"') == 1
+    usage = run([str(PROVISION / "cib-push.py"), "--fencing", str(made)], lab_json, **env)
+    assert usage.returncode != 0 and "usage: cib-push.py [--fencing-only] CIB_FILE" in usage.stderr

@@ -13,7 +13,7 @@ cib=${1:?usage: hv-resources.sh CIB_FILE}
 # writes are on the NAS already), and a graceful stop would sit out the stop timeout.
 pcs -f "$cib" resource create guest ocf:heartbeat:VirtualDomain \
 	config=/etc/halab/guest.xml hypervisor=qemu:///system migration_transport=ssh force_stop=true \
-	meta allow-migrate=true resource-stickiness=1000 priority=10 \
+	meta allow-migrate=true resource-stickiness=1000 \
 	op start timeout="$(lab timings.start_timeout_s)" op stop timeout="$(lab timings.stop_timeout_s)" \
 	op migrate_to timeout="$(lab timings.migrate_timeout_s)" \
 	op migrate_from timeout="$(lab timings.migrate_timeout_s)" \

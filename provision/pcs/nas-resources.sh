@@ -46,7 +46,5 @@ pcs_f resource create nfs_ip ocf:heartbeat:IPaddr2 ip="$vip" cidr_netmask=24 nic
 pcs_f resource create nfs_unblock ocf:heartbeat:portblock action=unblock ip="$vip" portno=2049 protocol=tcp \
 	tickle_dir=/srv/nfs/tickle reset_local_on_unblock_stop=true "${ops[@]}" --group nfs
 
-# The node serving NFS is the one to keep in a split (priority-fencing-delay, fencing.sh).
-pcs_f resource meta nfs priority=10
 pcs_f constraint order promote drbd_r0-clone "then" start nfs
 pcs_f constraint colocation add nfs with Promoted drbd_r0-clone INFINITY
