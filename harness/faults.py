@@ -12,6 +12,7 @@ read off that timeline.
 from __future__ import annotations
 
 import datetime
+import re
 import shlex
 import threading
 import time
@@ -337,12 +338,21 @@ def fenced_at(lab: Lab, victim: str, run: MoveRun) -> float | None:
     for event in events:
         if event.get("status") != "success" or not event.get("completed"):
             continue
-        try:
-            when = datetime.datetime.strptime(event.get("completed", ""), "%Y-%m-%d %H:%M:%S %z")
-        except ValueError:
+        when = parse_completed(event.get("completed", ""))
+        if when is None:
             continue
         offset_ns = int(run.clock_offsets_ms.get(survivor, 0.0) * 1e6)
         host_ns = int(when.timestamp() * 1e9) - offset_ns
         if host_ns >= run.started_ns - 1_000_000_000:
             times.append(round((host_ns - run.started_ns) / 1e9, 1))
     return min(times) if times else None
+
+
+def parse_completed(text: str) -> datetime.datetime | None:
+    """A fence event's completion time as Pacemaker prints it ("2026-11-29 09:59:12 +00:00", "...Z")."""
+    compact = re.sub(r"\s+([+-]\d{2}:?\d{2}|Z)$", r"\1", text.strip()).replace(" ", "T", 1)
+    try:
+        when = datetime.datetime.fromisoformat(compact)
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=datetime.UTC)

@@ -1,0 +1,82 @@
+"""Faults without a lab: where each one must leave things, and the recovery steps read off a timeline."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from harness.faults import FAULTS, fault_events, plan
+from harness.heartbeat import Heartbeat
+from harness.lab_config import LabConfig
+from harness.moves import MoveRun
+from harness.observer import Sample
+from harness.placement import Placement
+from harness.timeline import analyze
+from harness.watch import Change
+
+S = 1_000_000_000
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> SimpleNamespace:
+    """What plan() and fault_events() read of a lab: its nodes (no node is reached)."""
+    return SimpleNamespace(config=LabConfig(name="faults", state_root=tmp_path), down=set())
+
+
+@pytest.mark.parametrize(
+    ("fault", "victim", "end"),
+    [
+        ("nas_crash", "nas2", Placement("vnode2", "nas1")),
+        ("hypervisor_crash", "vnode2", Placement("vnode3", "nas2")),
+        ("replication_cut", None, Placement("vnode2", "nas2")),
+        ("migrate_in_grace", None, Placement("vnode3", "nas1")),
+    ],
+)
+def test_each_fault_strikes_the_serving_node_and_expects_the_survivor(
+    lab: SimpleNamespace, fault: str, victim: str | None, end: Placement
+) -> None:
+    assert plan(lab, FAULTS[fault], Placement("vnode2", "nas2")) == (victim, end)
+
+
+def beats(boot: str, start_s: float, end_s: float, ack0: int = 1) -> list[Sample]:
+    out = []
+    for i in range(int((end_s - start_s) * 200)):
+        t = int((start_s + i / 200) * S)
+        out.append(Sample(t, Heartbeat(i, t, t, boot, t, ack0 + i // 10, 1000, 0, 0)))
+    return out
+
+
+def test_a_nas_crash_is_read_as_detection_promotion_and_service(lab: SimpleNamespace) -> None:
+    run = MoveRun("nas_crash", 0, "tcg", before=Placement("vnode2", "nas2"), started_ns=100 * S)
+    run.samples = beats("a", 95, 140)
+    run.analysis = analyze(run.samples, interval_ms=5)
+    run.changes = [
+        Change(90 * S, "nas", "node nas2", None, "online"),  # before the strike: not an event
+        Change(112 * S, "nas", "node nas2", "online", "offline"),
+        Change(130 * S, "drbd nas1", "role", "Secondary", "Primary"),
+        Change(131 * S, "nas", "nfs_unblock", "Stopped -", "Starting nas1"),
+        Change(137 * S, "nas", "nfs_unblock", "Starting nas1", "Started nas1"),
+    ]
+    lab.ssh = lambda node, command: "<pacemaker-result><fence-history/></pacemaker-result>"
+    events = fault_events(run, FAULTS["nas_crash"], "nas2", Placement("vnode2", "nas1"), lab)
+    assert events == {"detected_s": 12.0, "fenced_s": None, "promoted_s": 30.0, "served_s": 37.0}
+
+
+def test_a_hypervisor_crash_is_read_as_a_restart_with_its_new_boot(lab: SimpleNamespace) -> None:
+    day = int(datetime.datetime(2026, 11, 29, tzinfo=datetime.UTC).timestamp())  # a whole second, like the history
+    run = MoveRun("hypervisor_crash", 0, "tcg", before=Placement("vnode2", "nas2"), started_ns=(day + 100) * S)
+    run.samples = beats("old", day + 95, day + 100) + beats("new", day + 160, day + 170, ack0=500)
+    run.analysis = analyze(run.samples, interval_ms=5)
+    run.changes = [
+        Change((day + 112) * S, "hv", "node vnode2", "online", "offline"),
+        Change((day + 140) * S, "hv", "guest", "Stopped -", "Started vnode3"),
+    ]
+    lab.ssh = lambda node, command: (
+        '<pacemaker-result><fence_history><fence_event action="reboot" target="vnode2" status="success" '
+        'completed="2026-11-29 00:01:55 +00:00"/></fence_history></pacemaker-result>'
+    )
+    events = fault_events(run, FAULTS["hypervisor_crash"], "vnode2", Placement("vnode3", "nas2"), lab)
+    assert events == {"detected_s": 12.0, "fenced_s": 15.0, "guest_started_s": 40.0, "heartbeats_back_s": 60.0}
