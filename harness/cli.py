@@ -56,6 +56,7 @@ def _status(args: argparse.Namespace) -> int:
 def _provision(args: argparse.Namespace) -> int:
     lab = _lab(args)
     lab.require_running()
+    lab.start_fencing()  # the clusters' fence devices need the host's fence_virtd
     lab.provision()
     return 0
 
