@@ -73,8 +73,8 @@ def test_the_export_is_only_for_the_hypervisors(lab: Lab) -> None:
 def test_root_ssh_between_vnodes_serves_migration_and_nothing_else(lab: Lab) -> None:
     source, target = (n.name for n in lab.config.nodes("hv"))
     # What a migration does: a libvirt connection over root SSH.
-    listed = lab.ssh(source, f"sudo virsh -c qemu+ssh://{target}/system list --all --name")
-    assert "guest" in listed.split(), listed
+    remote = lab.ssh(source, f"sudo virsh -c qemu+ssh://{target}/system list --all --name")
+    assert remote.split() == lab.ssh(target, "sudo virsh list --all --name").split(), remote
     # Any other command gets the libvirt proxy, not a shell.
     tried = lab.host(source).run(f"ssh -o BatchMode=yes {target} echo SHELL-REACHED </dev/null")
     assert "SHELL-REACHED" not in tried.stdout, f"root on {source} runs commands on {target}"
