@@ -26,7 +26,8 @@ def running_daemons() -> set[str]:
 
 
 def listing(folder: Path) -> set[str]:
-    return {str(p.relative_to(folder)) for p in folder.rglob("*")} if folder.exists() else set()
+    """Top level only: a lab running meanwhile may add logs inside its own folder, never a new folder."""
+    return {p.name for p in folder.iterdir()} if folder.exists() else set()
 
 
 @pytest.fixture
