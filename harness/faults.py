@@ -201,6 +201,7 @@ def run_fault(
         window_ns = moves.record(lab, observer, run, clusters, f"{fault.name} struck", strike, progress)
         moves.collect(lab, run, scenario, window_ns)
         run.events = fault_events(run, fault, victim, expected, lab)
+        run.split_brain = split_brain_lines(lab)  # again after a repair, with the struck node back
     finally:
         if cut is not None:
             mend_link(lab, *cut)
@@ -283,7 +284,7 @@ def _repair(lab: Lab, fault: Fault, victim: str, run: MoveRun, timeout_s: int, p
 def split_brain_lines(lab: Lab) -> dict[str, list[str]]:
     """DRBD's kernel messages of a split brain, per NAS node (none is the only good answer)."""
     found = {}
-    for node in (n.name for n in lab.config.nodes("nas")):
+    for node in (n.name for n in lab.config.nodes("nas") if n.name not in lab.down):
         lines = lab.ssh(node, "sudo dmesg | grep -i 'split-brain' || true").splitlines()
         found[node] = [line for line in lines if line.strip()]
     return found
