@@ -271,6 +271,9 @@ class Lab:
     def provision(self, image: GuestImage | None = None) -> None:
         """Upload provision/ and run it: every node, then the NAS cluster, then the hypervisor cluster."""
         image = image or build_guest_image(progress=self.progress)
+        # lab.json and the clusters' files as this code makes them: a lab brought up by older
+        # code gets what changed since (new settings, the fence device), keys and passwords kept.
+        self._write_config(self.accel(), str(json.loads(self.lab_json.read_text())["box"]))
         for node in self.config.nodes():
             self._upload(node.name, image if node.role == "hv" else None)
         self._on_each([n.name for n in self.config.nodes()], "node.sh {node}", "node provisioned")
