@@ -126,7 +126,7 @@ class Lab:
             self._vagrant_up()
         self.start_fencing()
         with phases.timed("provisioning", self.progress):
-            self.provision(image)
+            self.provision(image, refresh=False)  # _write_config just ran
         with phases.timed("cluster settle", self.progress):
             for node in ("nas2", "vnode3"):
                 self.ssh(node, f"sudo crm_resource --wait --timeout={SETTLE_TIMEOUT_S}s", log="settle")
@@ -268,12 +268,13 @@ class Lab:
         return testinfra.get_host(f"ssh://{node}", ssh_config=str(self.ssh_config()), sudo=True)
 
     # --- provisioning ----------------------------------------------------
-    def provision(self, image: GuestImage | None = None) -> None:
+    def provision(self, image: GuestImage | None = None, refresh: bool = True) -> None:
         """Upload provision/ and run it: every node, then the NAS cluster, then the hypervisor cluster."""
         image = image or build_guest_image(progress=self.progress)
         # lab.json and the clusters' files as this code makes them: a lab brought up by older
         # code gets what changed since (new settings, the fence device), keys and passwords kept.
-        self._write_config(self.accel(), str(json.loads(self.lab_json.read_text())["box"]))
+        if refresh:
+            self._write_config(self.accel(), str(json.loads(self.lab_json.read_text())["box"]))
         for node in self.config.nodes():
             self._upload(node.name, image if node.role == "hv" else None)
         self._on_each([n.name for n in self.config.nodes()], "node.sh {node}", "node provisioned")
