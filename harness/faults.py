@@ -308,7 +308,18 @@ def fault_events(
     if victim is not None:
         events["detected_s"] = first(lambda _s, key, new: key == f"node {victim}" and new == "offline")
         events["fenced_s"] = fenced_at(lab, victim, run)
-    if fault.role == "nas":
+    if fault.name == "replication_cut":
+        primary = expected.nfs
+        events["peer_lost_s"] = first(
+            lambda src, key, new: src == f"drbd {primary}" and key == "connection" and new != "Connected"
+        )
+        lost = events["peer_lost_s"]
+        events["reconnected_s"] = (
+            first(lambda src, key, new: src == f"drbd {primary}" and key == "connection" and new == "Connected")
+            if lost is not None
+            else None
+        )
+    elif fault.role == "nas":
         survivor = expected.nfs
         events["promoted_s"] = first(
             lambda src, key, new: src == f"drbd {survivor}" and key == "role" and new == "Primary"

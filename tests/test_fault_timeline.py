@@ -80,3 +80,18 @@ def test_a_hypervisor_crash_is_read_as_a_restart_with_its_new_boot(lab: SimpleNa
     )
     events = fault_events(run, FAULTS["hypervisor_crash"], "vnode2", Placement("vnode3", "nas2"), lab)
     assert events == {"detected_s": 12.0, "fenced_s": 15.0, "guest_started_s": 40.0, "heartbeats_back_s": 60.0}
+
+
+def test_a_replication_cut_is_read_as_peer_lost_then_reconnected(lab: SimpleNamespace) -> None:
+    run = MoveRun("replication_cut", 0, "tcg", before=Placement("vnode3", "nas1"), started_ns=100 * S)
+    run.samples = beats("a", 95, 200)
+    run.analysis = analyze(run.samples, interval_ms=5)
+    run.changes = [
+        Change(95 * S, "drbd nas1", "connection", None, "Connected"),
+        Change(111 * S, "drbd nas1", "connection", "Connected", "NetworkFailure"),
+        Change(112 * S, "drbd nas1", "connection", "NetworkFailure", "WFConnection"),
+        Change(171 * S, "drbd nas1", "connection", "WFConnection", "SyncSource"),
+        Change(175 * S, "drbd nas1", "connection", "SyncSource", "Connected"),
+    ]
+    events = fault_events(run, FAULTS["replication_cut"], None, Placement("vnode3", "nas1"), lab)
+    assert events == {"peer_lost_s": 11.0, "reconnected_s": 75.0}
