@@ -46,7 +46,6 @@ def test_pcs_stonith_fence_power_cycles_a_node_and_it_rejoins(
     lab: Lab, observer: Observer, guest: RunningGuest, role: str, record_property: Callable[[str, object], None]
 ) -> None:
     timings = TIMINGS[lab.accel()]
-    lab.start_fencing()  # a reused lab's fence_virtd may have ended with the host session
     nodes = [n.name for n in lab.config.nodes(role)]
     [serving] = state_on(lab, nodes[0]).where(SERVICE[role])
     [victim] = [n for n in nodes if n != serving]  # the idle node: the service must not notice
