@@ -64,12 +64,15 @@ def check_file(path: Path | None, scenarios: list[str]) -> None:
             elif key not in FIELDS:
                 raise BudgetError(f"{path}: [{accel}] unknown key {key!r}; known: {', '.join(FIELDS)}")
         for scenario in scenarios:
-            load_budget(accel, scenario, path)
+            _budget(document, path, accel, scenario)
 
 
 def load_budget(accel: str, scenario: str, path: Path | None = None) -> Budget:
     path = path or DEFAULT_PATH
-    document = _read(path)
+    return _budget(_read(path), path, accel, scenario)
+
+
+def _budget(document: dict[str, object], path: Path, accel: str, scenario: str) -> Budget:
     section = document.get(accel)
     if not isinstance(section, dict):
         raise BudgetError(f"{path} has no [{accel}] section: add one with {' and '.join(FIELDS)}")
