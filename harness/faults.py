@@ -125,12 +125,14 @@ def mend_link(lab: Lab, node: str, interface: str) -> None:
 # --- waiting for the clusters ---------------------------------------------------------------------
 
 
-def wait_for(what: str, timeout_s: float, check: Callable[[], bool], every_s: float = 3.0) -> None:
-    deadline = time.monotonic() + timeout_s
+def wait_for(what: str, timeout_s: float, check: Callable[[], bool], every_s: float = 3.0) -> float:
+    """Until `check` holds; the seconds that took."""
+    started = time.monotonic()
+    deadline = started + timeout_s
     while True:
         try:
             if check():
-                return
+                return time.monotonic() - started
         except LabError:
             pass  # a node busy recovering may not answer this round
         if time.monotonic() > deadline:

@@ -10,6 +10,7 @@ import pytest
 
 from harness import host_network, placement
 from harness.cluster import ClusterState
+from harness.faults import domain, wait_for
 from harness.lab import Lab, LabError
 from harness.lab_config import TIMINGS
 from harness.observer import Observer
@@ -25,20 +26,11 @@ def state_on(lab: Lab, node: str) -> ClusterState:
 
 def domain_id(lab: Lab, node: str) -> str:
     """libvirt's id of a running domain: a power cycle gives it a new one."""
-    return host_network.virsh("domid", f"{lab.config.domain_prefix}{node}").stdout.strip()
+    return host_network.virsh("domid", domain(lab, node)).stdout.strip()
 
 
 def boot_id(lab: Lab, node: str) -> str:
     return lab.ssh(node, "cat /proc/sys/kernel/random/boot_id").strip()
-
-
-def wait_until(what: str, timeout_s: float, check: Callable[[], bool], every_s: float = 5.0) -> float:
-    started = time.monotonic()
-    while not check():
-        if time.monotonic() - started > timeout_s:
-            raise LabError(f"{what}: not within {timeout_s:.0f} s")
-        time.sleep(every_s)
-    return time.monotonic() - started
 
 
 @pytest.mark.parametrize("role", ["nas", "hv"])
@@ -67,13 +59,14 @@ def test_pcs_stonith_fence_power_cycles_a_node_and_it_rejoins(
             return False
         return sorted(state.online) == sorted(nodes)
 
-    rejoin_s = wait_until(f"{victim} back online in its cluster", 3 * timings.start_timeout_s, rejoined)
+    rejoin_s = wait_for(f"{victim} back online in its cluster", 3 * timings.start_timeout_s, rejoined, every_s=5.0)
     lab.ssh(serving, f"sudo crm_resource --wait --timeout={3 * timings.start_timeout_s}s")
     if role == "nas":
-        wait_until(
+        wait_for(
             "DRBD UpToDate/UpToDate again",
             3 * timings.start_timeout_s,
             lambda: all(s.healthy for s in placement.drbd_states(lab).values()),
+            every_s=5.0,
         )
     settled_s = time.monotonic() - started
     for name, value in (("fence_s", fence_s), ("rejoin_s", rejoin_s), ("settled_s", settled_s)):
