@@ -175,13 +175,12 @@ def repeat() -> int:
     return 1
 
 
+Report = Callable[[str, str, Placement | None, Callable[[MoveRun, Budget], list[Verdict]]], MoveRun]
+
+
 @pytest.fixture
 def move(
-    lab: Lab,
-    observer: Observer,
-    repeat: int,
-    request: pytest.FixtureRequest,
-    record_property: Callable[[str, object], None],
+    lab: Lab, observer: Observer, request: pytest.FixtureRequest, reporter: Report
 ) -> Callable[[Scenario, str], MoveRun]:
     """Run a scenario with the load named ("idle" or "load"); report it; fail on any broken verdict."""
 
@@ -190,40 +189,35 @@ def move(
             run_move(lab, observer, scenario, result, _progress_printer(request.config))
             return judge(result, scenario, budget)
 
-        return report(scenario.name, load, scenario.start, execute)
+        return reporter(scenario.name, load, scenario.start, execute)
 
-    report = _reporter(lab, observer, repeat, request, record_property)
     return run
 
 
 @pytest.fixture
 def fault(
-    lab: Lab,
-    observer: Observer,
-    repeat: int,
-    request: pytest.FixtureRequest,
-    record_property: Callable[[str, object], None],
+    lab: Lab, observer: Observer, request: pytest.FixtureRequest, reporter: Report
 ) -> Callable[[Fault, str], MoveRun]:
     """Strike with a fault, the guest idle or loaded; report it like a move; fail on any broken verdict."""
-    report = _reporter(lab, observer, repeat, request, record_property)
 
     def run(chosen: Fault, load: str) -> MoveRun:
         def execute(result: MoveRun, budget: Budget) -> list[Verdict]:
             scenario = run_fault(lab, observer, chosen, result, _progress_printer(request.config))
             return judge_fault(result, chosen, scenario, budget)
 
-        return report(chosen.name, load, None, execute)
+        return reporter(chosen.name, load, None, execute)
 
     return run
 
 
-def _reporter(
+@pytest.fixture
+def reporter(
     lab: Lab,
     observer: Observer,
     repeat: int,
     request: pytest.FixtureRequest,
     record_property: Callable[[str, object], None],
-) -> Callable[[str, str, Placement | None, Callable[[MoveRun, Budget], list[Verdict]]], MoveRun]:
+) -> Report:
     """Run one measured scenario and report it: JSON, PNG, JUnit properties, the summary's row."""
     opts = request.config.option
     report_dir = request.config.stash.setdefault(REPORT_DIR, ARTIFACTS / f"moves-{_stamp()}")
