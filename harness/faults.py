@@ -173,7 +173,6 @@ def run_fault(
     clusters = {role: placement.control_node(lab, role) for role in ("hv", "nas")}
     if victim is not None:
         clusters[fault.role] = other(lab, fault.role, victim)
-    run.struck = victim
     cut: tuple[str, str] | None = None
 
     def strike() -> None:

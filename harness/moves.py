@@ -92,8 +92,7 @@ class MoveRun:
     verification: Verification | None = None
     clock_offsets_ms: dict[str, float] = field(default_factory=dict)
     ring: int = PROBE.ring  # the probe's record ring, as the running guest was started with
-    # Fault runs only: the node struck, seconds from the strike to each recovery step, split-brain messages.
-    struck: str | None = None
+    # Fault runs only: seconds from the strike to each recovery step, split-brain messages.
     events: dict[str, float | None] = field(default_factory=dict)
     split_brain: dict[str, list[str]] = field(default_factory=dict)
 
