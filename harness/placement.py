@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from harness import hypervisor
 from harness.cluster import ClusterState, Location, leftovers, locations_from_cib
 from harness.drbd import DrbdState, parse_proc_drbd
 from harness.lab import Lab, LabError
@@ -101,7 +102,15 @@ def move_command(what: str, target: str, timeout_s: int) -> str:
 
 
 def move(lab: Lab, moves: dict[str, str], timeout_s: int) -> list[Command]:
-    """Start the moves ({"guest": "vnode3", "nfs": "nas1"}) together; return once every one returned."""
+    """Start the moves ({"guest": "vnode3", "nfs": "nas1"}); return once every one returned.
+
+    Both at once: the guest's migration first, the NFS move as soon as the
+    migration reached its destination. A migration whose first step on the
+    source comes after the export went away waits in QEMU on the dead mount,
+    and on the TCG lab the guest stopped and never came back
+    (docs/results/2026-11-29-moves-tcg-3.md); this order keeps both moves in
+    flight together without that race.
+    """
     results: dict[str, Command] = {}
     errors: list[BaseException] = []
 
@@ -112,10 +121,23 @@ def move(lab: Lab, moves: dict[str, str], timeout_s: int) -> list[Command]:
         except BaseException as err:
             errors.append(err)
 
-    threads = [threading.Thread(target=run, args=item) for item in moves.items()]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
+    threads = {what: threading.Thread(target=run, args=(what, target)) for what, target in moves.items()}
+    if "guest" in moves and "nfs" in moves:
+        first = threads.pop("guest")
+        first.start()
+        try:
+            hypervisor.wait_for_incoming(lab.ssh_config(), moves["guest"], timeout_s, pending=first.is_alive)
+        except TimeoutError as err:
+            first.join()
+            raise LabError(f"{err}; the NFS move was not started") from err
+        if errors:  # the migration's command failed: moving the storage too would only hide it
+            first.join()
+            raise errors[0]
+        threads["guest"] = first
+    for thread in threads.values():
+        if thread.ident is None:
+            thread.start()
+    for thread in threads.values():
         thread.join()
     if errors:
         raise errors[0]
