@@ -24,6 +24,7 @@ from harness.lab_config import TIMINGS
 from harness.moves import MoveRun, Scenario
 from harness.observer import Observer
 from harness.placement import Placement
+from harness.waiting import wait_for
 
 
 @dataclass(frozen=True)
@@ -123,21 +124,6 @@ def mend_link(lab: Lab, node: str, interface: str) -> None:
 
 
 # --- waiting for the clusters ---------------------------------------------------------------------
-
-
-def wait_for(what: str, timeout_s: float, check: Callable[[], bool], every_s: float = 3.0) -> float:
-    """Until `check` holds; the seconds that took."""
-    started = time.monotonic()
-    deadline = started + timeout_s
-    while True:
-        try:
-            if check():
-                return time.monotonic() - started
-        except LabError:
-            pass  # a node busy recovering may not answer this round
-        if time.monotonic() > deadline:
-            raise LabError(f"{what}: not within {timeout_s:.0f} s")
-        time.sleep(every_s)
 
 
 def serves(lab: Lab, role: str, node: str) -> bool:

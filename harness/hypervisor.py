@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import libvirt
@@ -69,30 +67,12 @@ def completed_job(conn: libvirt.virConnect) -> dict[str, object] | None:
     return dict(stats) if stats.get("type", libvirt.VIR_DOMAIN_JOB_NONE) != libvirt.VIR_DOMAIN_JOB_NONE else None
 
 
-def wait_for_incoming(ssh_config: Path, node: str, timeout_s: float, pending: Callable[[], bool]) -> float:
-    """Until the guest is active on `node` as a migration's destination, or `pending()` turns false
-    (the migration ended, either way); return the seconds waited.
-
-    The destination defines the domain in the migration's prepare step, which
-    comes after the source's first step (libvirt's MigrateBegin3, where QEMU
-    queries its block devices): from then on the source no longer needs the
-    guest's storage to start the migration, only to finish it.
-    """
-    started = time.monotonic()
-    conn = connect(ssh_config, node)
+def guest_active(conn: libvirt.virConnect) -> bool:
+    """Whether the guest is active here (running, paused, or an incoming migration's paused domain)."""
     try:
-        while time.monotonic() - started < timeout_s:
-            if not pending():
-                return time.monotonic() - started
-            try:
-                if conn.lookupByName(GUEST).isActive():
-                    return time.monotonic() - started
-            except libvirt.libvirtError:
-                pass  # not defined there yet
-            time.sleep(0.5)
-    finally:
-        conn.close()
-    raise TimeoutError(f"the guest's migration reached no prepare step on {node} within {timeout_s:.0f} s")
+        return bool(conn.lookupByName(GUEST).isActive())
+    except libvirt.libvirtError:
+        return False  # not defined here, or gone while we asked
 
 
 def probe_settings(conn: libvirt.virConnect) -> dict[str, str]:

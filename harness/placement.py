@@ -19,6 +19,7 @@ from harness import hypervisor
 from harness.cluster import ClusterState, Location, leftovers, locations_from_cib
 from harness.drbd import DrbdState, parse_proc_drbd
 from harness.lab import Lab, LabError
+from harness.waiting import wait_for
 
 GUEST = "guest"
 NFS_GROUP = "nfs"
@@ -123,17 +124,11 @@ def move(lab: Lab, moves: dict[str, str], timeout_s: int) -> list[Command]:
 
     threads = {what: threading.Thread(target=run, args=(what, target)) for what, target in moves.items()}
     if "guest" in moves and "nfs" in moves:
-        first = threads.pop("guest")
-        first.start()
-        try:
-            hypervisor.wait_for_incoming(lab.ssh_config(), moves["guest"], timeout_s, pending=first.is_alive)
-        except TimeoutError as err:
-            first.join()
-            raise LabError(f"{err}; the NFS move was not started") from err
+        threads["guest"].start()
+        wait_for_arrival(lab, moves["guest"], threads["guest"], timeout_s)
         if errors:  # the migration's command failed: moving the storage too would only hide it
-            first.join()
+            threads["guest"].join()
             raise errors[0]
-        threads["guest"] = first
     for thread in threads.values():
         if thread.ident is None:
             thread.start()
@@ -142,6 +137,29 @@ def move(lab: Lab, moves: dict[str, str], timeout_s: int) -> list[Command]:
     if errors:
         raise errors[0]
     return [results[what] for what in moves]
+
+
+def wait_for_arrival(lab: Lab, vnode: str, migration: threading.Thread, timeout_s: int) -> None:
+    """Until the guest is active on `vnode`, or the migration's command ended (either way).
+
+    The destination defines the domain in the migration's prepare step, which
+    comes after the source's first step (libvirt's MigrateBegin3, where QEMU
+    queries its block devices): from then on the source no longer needs the
+    guest's storage to start the migration, only to finish it.
+    """
+    conn = hypervisor.connect(lab.ssh_config(), vnode)
+    try:
+        wait_for(
+            f"the guest's migration at its destination {vnode}",
+            timeout_s,
+            lambda: not migration.is_alive() or hypervisor.guest_active(conn),
+            every_s=0.5,
+        )
+    except LabError as err:
+        migration.join()
+        raise LabError(f"{err}; the NFS move was not started") from err
+    finally:
+        conn.close()
 
 
 def wait_idle(lab: Lab, timeout_s: int) -> None:

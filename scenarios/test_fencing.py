@@ -10,12 +10,13 @@ import pytest
 
 from harness import host_network, placement
 from harness.cluster import ClusterState
-from harness.faults import domain, wait_for
+from harness.faults import domain
 from harness.lab import Lab, LabError
 from harness.lab_config import TIMINGS
 from harness.observer import Observer
 from harness.placement import RunningGuest
 from harness.timeline import analyze
+from harness.waiting import wait_for
 
 SERVICE = {"hv": placement.GUEST, "nas": "nfs_server"}
 

@@ -1,13 +1,12 @@
 """Both moves at once: the migration starts first, the NFS move once it reached its destination.
 
-The lab's SSH and libvirt are replaced at their edge (`run_timed`, `wait_for_incoming`);
-the ordering and the error handling under test are placement's own.
+The lab's SSH and libvirt are replaced at their edge (`run_timed`, `hypervisor.connect`,
+`hypervisor.guest_active`); the ordering and the error handling under test are placement's own.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
@@ -18,12 +17,18 @@ from harness import hypervisor, placement
 from harness.lab import LabError
 from harness.placement import Command
 
+MIGRATION_S = 3.0  # how long a fake migration lasts unless the guest arrives first
 
-class Recorder:
-    def __init__(self, fail: str | None = None) -> None:
+
+class FakeLab:
+    """Records the order of the commands; a migration lasts until the guest is seen on its destination."""
+
+    def __init__(self, refuse: str | None = None, arrives: bool = True) -> None:
         self.events: list[str] = []
         self.lock = threading.Lock()
-        self.fail = fail
+        self.refuse = refuse
+        self.arrives = arrives
+        self.arrived = threading.Event()
 
     def add(self, event: str) -> None:
         with self.lock:
@@ -32,28 +37,28 @@ class Recorder:
     def run_timed(self, _lab: object, node: str, command: str) -> Command:
         what = "guest" if f"--resource {placement.GUEST} " in command else "nfs"
         self.add(f"{what} started")
-        if what == self.fail:
+        if what == self.refuse:
             raise LabError(f"{what} move refused")
+        if what == "guest":
+            self.arrived.wait(MIGRATION_S)
         return Command(node, command, 0, 1, "")
+
+    def guest_active(self, conn: SimpleNamespace) -> bool:
+        if self.arrives and "guest started" in self.events:
+            self.add(f"guest arrived on {conn.node}")
+            self.arrived.set()
+        return self.arrived.is_set()
 
 
 @pytest.fixture
-def recorder(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Recorder]:
-    def make(fail: str | None = None, gate: Callable[[Recorder, Callable[[], bool]], float] | None = None) -> Recorder:
-        rec = Recorder(fail)
-        monkeypatch.setattr(placement, "run_timed", rec.run_timed)
+def fake(monkeypatch: pytest.MonkeyPatch) -> Callable[..., FakeLab]:
+    def make(refuse: str | None = None, arrives: bool = True) -> FakeLab:
+        lab = FakeLab(refuse, arrives)
+        monkeypatch.setattr(placement, "run_timed", lab.run_timed)
         monkeypatch.setattr(placement, "control_node", lambda _lab, role: f"{role}-node")
-
-        def wait_for_incoming(_config: Path, node: str, _timeout: float, pending: Callable[[], bool]) -> float:
-            if gate is not None:
-                return gate(rec, pending)
-            while pending() and "guest started" not in rec.events:
-                time.sleep(0.001)
-            rec.add(f"guest arrived on {node}")
-            return 0.0
-
-        monkeypatch.setattr(hypervisor, "wait_for_incoming", wait_for_incoming)
-        return rec
+        monkeypatch.setattr(hypervisor, "connect", lambda _config, node: SimpleNamespace(node=node, close=lambda: None))
+        monkeypatch.setattr(hypervisor, "guest_active", lab.guest_active)
+        return lab
 
     return make
 
@@ -61,40 +66,37 @@ def recorder(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Recorder]:
 LAB = SimpleNamespace(ssh_config=lambda: Path("/nonexistent/ssh_config"))
 
 
-def test_the_nfs_move_starts_after_the_migration_reached_its_destination(recorder: Callable[..., Recorder]) -> None:
-    rec = recorder()
+def test_the_nfs_move_starts_after_the_migration_reached_its_destination(fake: Callable[..., FakeLab]) -> None:
+    lab = fake()
     commands = placement.move(LAB, {"guest": "vnode2", "nfs": "nas2"}, 60)  # type: ignore[arg-type]
-    assert rec.events == ["guest started", "guest arrived on vnode2", "nfs started"]
+    assert lab.events == ["guest started", "guest arrived on vnode2", "nfs started"]
     assert [c.node for c in commands] == ["hv-node", "nas-node"]
 
 
-def test_a_refused_migration_does_not_move_the_storage(recorder: Callable[..., Recorder]) -> None:
-    def gate(rec: Recorder, pending: Callable[[], bool]) -> float:
-        while pending():  # the guest's command fails: the gate stops waiting without an arrival
-            time.sleep(0.001)
-        return 0.0
-
-    rec = recorder(fail="guest", gate=gate)
+def test_a_refused_migration_does_not_move_the_storage(fake: Callable[..., FakeLab]) -> None:
+    lab = fake(refuse="guest", arrives=False)
     with pytest.raises(LabError, match="guest move refused"):
         placement.move(LAB, {"guest": "vnode2", "nfs": "nas2"}, 60)  # type: ignore[arg-type]
-    assert "nfs started" not in rec.events
+    assert "nfs started" not in lab.events
 
 
-def test_a_migration_that_never_arrives_leaves_the_storage_where_it_is(recorder: Callable[..., Recorder]) -> None:
-    def gate(_rec: Recorder, _pending: Callable[[], bool]) -> float:
-        raise TimeoutError("the guest's migration reached no prepare step on vnode2 within 60 s")
-
-    rec = recorder(gate=gate)
+def test_a_migration_that_never_arrives_leaves_the_storage_where_it_is(fake: Callable[..., FakeLab]) -> None:
+    lab = fake(arrives=False)
     with pytest.raises(LabError, match="NFS move was not started"):
-        placement.move(LAB, {"guest": "vnode2", "nfs": "nas2"}, 60)  # type: ignore[arg-type]
-    assert rec.events == ["guest started"]
+        placement.move(LAB, {"guest": "vnode2", "nfs": "nas2"}, 1)  # type: ignore[arg-type]
+    assert lab.events == ["guest started"]
 
 
 @pytest.mark.parametrize(("what", "target"), [("guest", "vnode3"), ("nfs", "nas1")])
-def test_one_move_alone_waits_for_nothing(recorder: Callable[..., Recorder], what: str, target: str) -> None:
-    def gate(_rec: Recorder, _pending: Callable[[], bool]) -> float:
+def test_one_move_alone_waits_for_nothing(
+    fake: Callable[..., FakeLab], monkeypatch: pytest.MonkeyPatch, what: str, target: str
+) -> None:
+    lab = fake()
+    lab.arrived.set()  # a lone migration's fake ends at once
+
+    def no_libvirt(_config: Path, _node: str) -> None:
         raise AssertionError("a single move has nothing to wait for")
 
-    rec = recorder(gate=gate)
+    monkeypatch.setattr(hypervisor, "connect", no_libvirt)
     placement.move(LAB, {what: target}, 60)  # type: ignore[arg-type]
-    assert rec.events == [f"{what} started"]
+    assert lab.events == [f"{what} started"]
