@@ -85,15 +85,12 @@ def power_on(lab: Lab, node: str, timeout_s: float) -> None:
         done = host_network.virsh("start", domain(lab, node))
         if done.returncode != 0:
             raise LabError(f"virsh start {domain(lab, node)} failed: {done.stderr.strip()}")
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            lab.ssh(node, "true")
-            break
-        except LabError:
-            if time.monotonic() > deadline:
-                raise LabError(f"{node} did not answer SSH within {timeout_s:.0f} s of its power-on") from None
-            time.sleep(5)
+
+    def answers_ssh() -> bool:
+        lab.ssh(node, "true")  # raises LabError until the node's sshd answers
+        return True
+
+    wait_for(f"{node} answering SSH after its power-on", timeout_s, answers_ssh, every_s=5)
     lab.down.discard(node)
 
 
