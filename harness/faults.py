@@ -3,10 +3,9 @@
 Each fault starts from wherever the lab is (a NAS move costs minutes on TCG; a
 fault needs no particular start), strikes, waits for the clusters to recover with
 the struck node still down, then repairs the lab as an operator would (power the
-node back on, mend the link) and waits for it to be whole again. The run is
-measured like a move (`moves.record`): heartbeats, cluster and DRBD changes, the
-disk's records; the times of detection, fencing, promotion and recovery are
-read off that timeline.
+node back on, mend the link) and waits for it to be whole again, all inside the
+measured window (`window.record`): the guest is judged through the repair too.
+The times of detection, fencing, promotion and recovery are read off that timeline.
 """
 
 from __future__ import annotations
@@ -18,12 +17,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from harness import host_network, moves, placement
+from harness import host_network, placement, window
+from harness.budgets import Budget
+from harness.expectations import Expectations
 from harness.lab import Lab, LabError
 from harness.lab_config import TIMINGS
-from harness.moves import MoveRun, Scenario
+from harness.moves import move_timeout_s
 from harness.observer import Observer
 from harness.placement import Placement
+from harness.run_record import RunRecord
 from harness.waiting import wait_for
 
 
@@ -139,27 +141,32 @@ def rejoined(lab: Lab, role: str) -> bool:
 
 
 def run_fault(
-    lab: Lab, observer: Observer, fault: Fault, run: MoveRun, progress: Callable[[str], None] = print
-) -> Scenario:
-    """Strike, recover, measure, repair; fill `run` as it goes. Returns the scenario as it was planned."""
-    timings = TIMINGS[run.accel]
-    timeout_s = 3 * timings.start_timeout_s + timings.migrate_timeout_s
+    lab: Lab,
+    observer: Observer,
+    fault: Fault,
+    run: RunRecord,
+    budget: Budget,
+    progress: Callable[[str], None] = print,
+) -> Expectations:
+    """Strike, recover, repair, measure; fill `run` as it goes. Returns what the run must show."""
+    timeout_s = move_timeout_s(run.accel)
+    run.kind = "fault"
     placement.wait_idle(lab, timeout_s)
     placement.remove_constraints(lab, placement.leftover_constraints(lab))
     before = placement.current(lab)
     victim, expected = plan(lab, fault, before)
-    scenario = Scenario(fault.name, before, expected)
     run.before = before
     observer.set_load(run.load_mibs)
-    run.ack_before = moves.wait_for_disk_progress(observer, timeout_s=120)
+    run.ack_before = window.wait_for_disk_progress(observer, timeout_s=120)
     old_boot = observer.samples[-1].hb.boot_id
     clusters = {role: placement.control_node(lab, role) for role in ("hv", "nas")}
     if victim is not None:
         clusters[fault.role] = other(lab, fault.role, victim)
     cut: tuple[str, str] | None = None
+    repaired = False
 
     def strike() -> None:
-        nonlocal cut
+        nonlocal cut, repaired
         progress(f"  {fault.name}: {fault.what}; {before} -> {expected}")
         if fault.name in ("nas_crash", "hypervisor_crash"):
             assert victim is not None
@@ -168,7 +175,11 @@ def run_fault(
             wait_for(f"{fault.role} service back on {survivor}", timeout_s, lambda: serves(lab, fault.role, survivor))
             lab.ssh(survivor, f"sudo crm_resource --wait --timeout={timeout_s}s")
             if not fault.guest_survives:
-                _wait_for_new_boot(observer, old_boot, timeout_s)
+                wait_for_new_boot(observer, old_boot, timeout_s)
+            observer.mark("recovered")
+            _repair(lab, fault, victim, run, timeout_s, progress)
+            repaired = True
+            observer.mark("lab whole again")
         elif fault.name == "replication_cut":
             cut = (before.nfs, cut_link(lab, before.nfs))
             time.sleep(cut_seconds(run.accel))
@@ -180,19 +191,23 @@ def run_fault(
             _migrate_in_grace(lab, observer, before, expected, run, timeout_s, progress)
 
     try:
-        window_ns = moves.record(lab, observer, run, clusters, f"{fault.name} struck", strike, progress)
-        moves.collect(lab, run, scenario, window_ns)
-        run.events = fault_events(run, fault, victim, expected, lab)
-        run.split_brain = split_brain_lines(lab)  # again after a repair, with the struck node back
+        window.record(lab, observer, run, clusters, f"{fault.name} struck", strike, progress)
+        window.collect(lab, run, expected, expected.guest if fault.name == "migrate_in_grace" else None)
+        run.events = fault_events(run, fault, victim, expected, lab) | run.events
     finally:
         if cut is not None:
             mend_link(lab, *cut)
-        if victim is not None:
+        if victim is not None and not repaired:
             _repair(lab, fault, victim, run, timeout_s, progress)
-    return scenario
+    return Expectations(
+        end=expected,
+        budget=budget,
+        restarts=0 if fault.guest_survives else 1,
+        migration=(before.guest, expected.guest) if fault.name == "migrate_in_grace" else None,
+    )
 
 
-def _wait_for_new_boot(observer: Observer, old: str, timeout_s: float) -> None:
+def wait_for_new_boot(observer: Observer, old: str, timeout_s: float) -> None:
     """Until the restarted guest's probe reports (a new boot id): its kernel boots after Pacemaker's start."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -216,7 +231,7 @@ def _migrate_in_grace(
     observer: Observer,
     before: Placement,
     expected: Placement,
-    run: MoveRun,
+    run: RunRecord,
     timeout_s: int,
     progress: Callable[[str], None],
 ) -> None:
@@ -248,7 +263,9 @@ def _migrate_in_grace(
     placement.wait_idle(lab, timeout_s)
 
 
-def _repair(lab: Lab, fault: Fault, victim: str, run: MoveRun, timeout_s: int, progress: Callable[[str], None]) -> None:
+def _repair(
+    lab: Lab, fault: Fault, victim: str, run: RunRecord, timeout_s: int, progress: Callable[[str], None]
+) -> None:
     """Power the struck node back on (fencing left it off), wait until both clusters are whole again."""
     started = time.monotonic()
     progress(f"  {fault.name}: powering {victim} back on")
@@ -256,27 +273,13 @@ def _repair(lab: Lab, fault: Fault, victim: str, run: MoveRun, timeout_s: int, p
     wait_for(f"{victim} back in its cluster", timeout_s, lambda: rejoined(lab, fault.role))
     placement.wait_idle(lab, timeout_s)
     run.events["repair_s"] = round(time.monotonic() - started, 1)
-    # The lab as the next scenario finds it: judged by the "clean" verdicts.
-    run.failures = {role: list(placement.cluster_state(lab, role).failures) for role in ("hv", "nas")}
-    run.leftovers = placement.leftover_constraints(lab)
-    run.drbd_after = placement.drbd_states(lab)
-    run.split_brain = split_brain_lines(lab)
-
-
-def split_brain_lines(lab: Lab) -> dict[str, list[str]]:
-    """DRBD's kernel messages of a split brain, per NAS node (none is the only good answer)."""
-    found = {}
-    for node in (n.name for n in lab.config.nodes("nas") if n.name not in lab.down):
-        lines = lab.ssh(node, "sudo dmesg | grep -i 'split-brain' || true").splitlines()
-        found[node] = [line for line in lines if line.strip()]
-    return found
 
 
 # --- reading the timeline -------------------------------------------------------------------------
 
 
 def fault_events(
-    run: MoveRun, fault: Fault, victim: str | None, expected: Placement, lab: Lab
+    run: RunRecord, fault: Fault, victim: str | None, expected: Placement, lab: Lab
 ) -> dict[str, float | None]:
     """Seconds from the strike to each step of the recovery, from the watchers' changes and the guest."""
 
@@ -320,7 +323,7 @@ def fault_events(
     return events
 
 
-def fenced_at(lab: Lab, victim: str, run: MoveRun) -> float | None:
+def fenced_at(lab: Lab, victim: str, run: RunRecord) -> float | None:
     """When the survivor's fencer reported the victim fenced, from its journal (microseconds).
 
     Not `stonith_admin --history`: on the lab, the history the survivor kept after the

@@ -10,8 +10,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.moves import MoveRun, libvirt_figures
+from harness.run_record import RunRecord, libvirt_figures
 from harness.timeline import NS_PER_MS, percentile
+from harness.verdicts import noise_note
 
 
 def _plain(value: Any) -> Any:
@@ -24,16 +25,26 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def write_json(path: Path, run: MoveRun, verdicts: dict[str, str]) -> Path:
+def write_json(path: Path, run: RunRecord, verdicts: dict[str, str], outcome: str | None = None) -> Path:
     """Every figure, event and heartbeat of the run; times are host CLOCK_REALTIME ns."""
     document = {
         "scenario": run.scenario,
+        "kind": run.kind,
+        "outcome": outcome,
         "load_mibs": run.load_mibs,
         "accel": run.accel,
         "figures": run.figures(),
         "verdicts": verdicts,
+        "notes": run.notes,
+        "baseline": _plain(run.baseline),
+        "freeze_against_noise": noise_note(run),
         "placement": {"before": str(run.before), "after": str(run.after) if run.after else None},
-        "window_ns": {"move_requested": run.started_ns, "clusters_idle": run.idle_ns, "ended": run.ended_ns},
+        "window_ns": {
+            "opened": run.window_ns,
+            "move_requested": run.started_ns,
+            "clusters_idle": run.idle_ns,
+            "ended": run.ended_ns,
+        },
         "ack_before": run.ack_before,
         "commands": _plain(run.commands),
         "cluster_changes": _plain(run.changes),
@@ -43,12 +54,13 @@ def write_json(path: Path, run: MoveRun, verdicts: dict[str, str]) -> Path:
         "failures": _plain(run.failures),
         "leftover_constraints": _plain(run.leftovers),
         "drbd_after": _plain(run.drbd_after),
-        "records": {**_plain(run.verification), "summary": run.verification.summary()} if run.verification else None,
+        "records": [{**_plain(v), "summary": v.summary()} for v in run.verifications],
         "node_clock_offsets_ms": run.clock_offsets_ms,
         "analysis": run.analysis.to_dict() if run.analysis else None,
         "heartbeats": {
             "host_ns": [s.host_ns for s in run.samples],
             "seq": [s.hb.seq for s in run.samples],
+            "boot_id": [s.hb.boot_id for s in run.samples],
             "mono_ns": [s.hb.mono_ns for s in run.samples],
             "last_ack": [s.hb.last_ack for s in run.samples],
             "max_write_latency_us": [s.hb.max_write_latency_us for s in run.samples],
@@ -63,7 +75,7 @@ def write_json(path: Path, run: MoveRun, verdicts: dict[str, str]) -> Path:
 LANES = ("guest", "nfs_ip", "role")
 
 
-def write_png(path: Path, run: MoveRun) -> Path:
+def write_png(path: Path, run: RunRecord) -> Path:
     """Heartbeat gaps, disk latency, Pacemaker actions and states, DRBD roles, libvirt downtime: one time axis."""
     import matplotlib
 
@@ -154,10 +166,10 @@ SUMMARY_FIGURES = (
 
 
 def summary_markdown(rows: Sequence[dict[str, Any]]) -> str:
-    """One line per run, then p50/p95 of each figure per scenario and load, over the passed runs.
+    """One line per run, then p50/p95 of each figure per scenario and load, over every run.
 
-    A failed run's figures describe the failure (a guest that never came back has a
-    freeze as long as the window), not what a move costs; its line above shows them.
+    Failed runs count: leaving them out would put p95 inside the budget by construction.
+    Their number and names stand beside the percentiles, so a reader sees what the tail is.
     """
     head = ["scenario", "load MiB/s", "run", "result", *SUMMARY_FIGURES, "lost hb", "records checked"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -168,21 +180,18 @@ def summary_markdown(rows: Sequence[dict[str, Any]]) -> str:
                  _cell(f.get("records_checked"))]  # fmt: skip
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     groups: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
-    totals: dict[tuple[str, int], int] = defaultdict(int)
     for row in rows:
-        totals[(row["scenario"], row["load_mibs"])] += 1
-        if row["outcome"] == "passed":
-            groups[(row["scenario"], row["load_mibs"])].append(row["figures"])
+        groups[(row["scenario"], row["load_mibs"])].append(row)
     lines += [
         "",
-        "| scenario | load MiB/s | runs passed | " + " | ".join(f"{k} p50 / p95" for k in SUMMARY_FIGURES) + " |",
+        "| scenario | load MiB/s | runs | not passed | " + " | ".join(f"{k} p50 / p95" for k in SUMMARY_FIGURES) + " |",
     ]
-    lines.append("|" + "---|" * (3 + len(SUMMARY_FIGURES)))
-    for (scenario, load), total in totals.items():
-        figures = groups[(scenario, load)]
-        cells = [scenario, load, f"{len(figures)} of {total}"]
+    lines.append("|" + "---|" * (4 + len(SUMMARY_FIGURES)))
+    for (scenario, load), group in groups.items():
+        others = [f"{r['repeat']} ({r['outcome']})" for r in group if r["outcome"] not in ("passed", "caught")]
+        cells = [scenario, load, len(group), f"{len(others)}: {', '.join(others)}" if others else "0"]
         for key in SUMMARY_FIGURES:
-            values = [float(f[key]) for f in figures if f.get(key) is not None]
+            values = [float(r["figures"][key]) for r in group if r["figures"].get(key) is not None]
             cells.append(f"{_cell(percentile(values, 50))} / {_cell(percentile(values, 95))}" if values else "-")
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
@@ -203,7 +212,8 @@ def summary_from_files(paths: Sequence[Path]) -> str:
                 f"{path}: not a move run file ({err}); give the JSON files under artifacts/moves-*/"
             ) from err
         passed = bool(verdicts) and all(str(v).startswith("ok") for v in verdicts.values())
-        rows.append({**row, "repeat": f"{path.parent.name}/{path.stem}", "outcome": "passed" if passed else "failed"})
+        outcome = document.get("outcome") or ("passed" if passed else "failed")
+        rows.append({**row, "repeat": f"{path.parent.name}/{path.stem}", "outcome": outcome})
     return summary_markdown(rows)
 
 

@@ -15,6 +15,7 @@ from harness.heartbeat import FLAG_LOAD, Heartbeat, MalformedHeartbeat, parse
 
 # Python exposes SO_TIMESTAMPNS only on some builds; 35 is its value on Linux.
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)  # root may exceed net.core.rmem_max
 _TIMESPEC = struct.Struct("@qq")
 # Observer-to-probe control datagram (provision/guest/probe/wire.h): set the memory load.
 _CONTROL = struct.Struct("!4sI")
@@ -37,23 +38,32 @@ class Marker:
     label: str
 
 
+class ObserverError(RuntimeError):
+    """The observer cannot vouch for its timeline (a dead receiver, a capped buffer, late stamps):
+    an error of the harness, never a verdict on the guest."""
+
+
 class Observer:
     """A UDP listener that keeps the timeline of one run.
 
-    Malformed or foreign datagrams are counted by reason and dropped: a
-    stray packet on the lab network must never end a measurement.
+    Malformed datagrams, and well-formed ones from anywhere but `guest` (when
+    given), are counted by reason and dropped: a stray packet on the lab
+    network must never end a measurement, nor count as the guest's.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, rcvbuf: int = 4 << 20) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, rcvbuf: int = 4 << 20, guest: str | None = None) -> None:
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
             self._sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
             # Heartbeats arrive in bursts after a freeze; don't drop them here.
-            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            _set_rcvbuf(self._sock, rcvbuf)
             self._sock.bind((host, port))
-        except OSError:
+        except (OSError, ObserverError):
             self._sock.close()
             raise
+        self._guest = guest
+        self.user_stamps = 0  # arrivals stamped in user space: their times are late by the scheduler's delay
+        self._failure: BaseException | None = None
         self._sock.settimeout(0.1)
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
@@ -72,6 +82,18 @@ class Observer:
     def start(self) -> Observer:
         self._thread.start()
         return self
+
+    def check(self) -> None:
+        """Raise ObserverError if the timeline cannot be trusted: the receiver died or stamped late."""
+        if self._failure is not None:
+            raise ObserverError(f"the observer's receiver died: {self._failure!r}") from self._failure
+        if self._thread.ident is not None and not self._thread.is_alive() and not self._stop.is_set():
+            raise ObserverError("the observer's receiver ended early: heartbeats after that were not recorded")
+        if self.user_stamps:
+            raise ObserverError(
+                f"{self.user_stamps} heartbeats had no kernel receive time (SO_TIMESTAMPNS) and were stamped "
+                "in user space: freezes measured from them are too long; run on a Linux host"
+            )
 
     def stop(self) -> None:
         self._stop.set()
@@ -145,6 +167,12 @@ class Observer:
                 self._arrived.wait(left)
 
     def _receive(self) -> None:
+        try:
+            self._receive_loop()
+        except BaseException as err:  # kept for check(): a dead receiver must not pass for a frozen guest
+            self._failure = err
+
+    def _receive_loop(self) -> None:
         cmsg_space = socket.CMSG_SPACE(_TIMESPEC.size)
         while not self._stop.is_set():
             try:
@@ -156,6 +184,13 @@ class Observer:
                     return
                 raise
             host_ns = _receive_time(ancdata)
+            if host_ns is None:
+                host_ns = time.time_ns()
+                self.user_stamps += 1
+            if self._guest is not None and source[0] != self._guest:
+                with self._lock:
+                    self.rejected["source"] += 1
+                continue
             try:
                 hb = parse(data)
             except MalformedHeartbeat as bad:
@@ -168,10 +203,23 @@ class Observer:
                 self._arrived.notify_all()
 
 
-def _receive_time(ancdata: list[tuple[int, int, bytes]]) -> int:
+def _set_rcvbuf(sock: socket.socket, size: int) -> None:
+    """Ask for `size` bytes of receive buffer; refuse to run with less (a burst after a freeze would drop)."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, size)
+    except PermissionError:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+    got = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) // 2  # Linux reports twice what it grants
+    if got < size:
+        raise ObserverError(
+            f"the observer's receive buffer is capped at {got} bytes, not {size}, by net.core.rmem_max: "
+            f"run as root or raise it (sysctl -w net.core.rmem_max={size})"
+        )
+
+
+def _receive_time(ancdata: list[tuple[int, int, bytes]]) -> int | None:
     for level, kind, data in ancdata:
         if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= _TIMESPEC.size:
             sec, nsec = _TIMESPEC.unpack_from(data)
             return sec * 1_000_000_000 + nsec
-    # Only without kernel support; a late user-space stamp is still a stamp.
-    return time.time_ns()
+    return None

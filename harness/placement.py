@@ -102,15 +102,18 @@ def move_command(what: str, target: str, timeout_s: int) -> str:
     )
 
 
-def move(lab: Lab, moves: dict[str, str], timeout_s: int) -> list[Command]:
+def move(lab: Lab, moves: dict[str, str], timeout_s: int, switchover_in_outage: bool = False) -> list[Command]:
     """Start the moves ({"guest": "vnode3", "nfs": "nas1"}); return once every one returned.
 
-    Both at once: the guest's migration first, the NFS move as soon as the
-    migration reached its destination. A migration whose first step on the
-    source comes after the export went away waits in QEMU on the dead mount,
-    and on the TCG lab the guest stopped and never came back
-    (docs/results/2026-11-29-moves-tcg-3.md); this order keeps both moves in
-    flight together without that race.
+    Both at once, the operator's safe order: the migration first, the NFS move once the
+    migration's switchover is over (the guest runs on its destination). At switchover the
+    source stops the guest and flushes its disk; with the NFS server away that flush waits on
+    the hard mount and the guest stays stopped until NFS serves again. The moves still overlap:
+    the migration's end (migrate_from, the source's stop) runs while the storage moves.
+
+    `switchover_in_outage` makes the switchover land inside the NFS outage on purpose: the
+    migration is held to 1 MiB/s (it cannot converge), the NFS move starts once the migration
+    reached its destination, and the limit is lifted once the NFS port has closed.
     """
     results: dict[str, Command] = {}
     errors: list[BaseException] = []
@@ -123,12 +126,28 @@ def move(lab: Lab, moves: dict[str, str], timeout_s: int) -> list[Command]:
             errors.append(err)
 
     threads = {what: threading.Thread(target=run, args=(what, target)) for what, target in moves.items()}
-    if "guest" in moves and "nfs" in moves:
-        threads["guest"].start()
-        wait_for_arrival(lab, moves["guest"], threads["guest"], timeout_s)
-        if errors:  # the migration's command failed: moving the storage too would only hide it
-            threads["guest"].join()
-            raise errors[0]
+    both = "guest" in moves and "nfs" in moves
+    source = other_node(lab, "hv", moves["guest"]) if both else ""
+    if both:
+        if switchover_in_outage:
+            set_migration_speed(lab, source, HELD_MIBS)
+        try:
+            threads["guest"].start()
+            wait_for_guest(lab, moves["guest"], threads["guest"], timeout_s, running=not switchover_in_outage)
+            if errors:  # the migration's command failed: moving the storage too would only hide it
+                threads["guest"].join()
+                raise errors[0]
+            threads["nfs"].start()
+            if switchover_in_outage:
+                wait_for(
+                    "the NFS port closed on the old server",
+                    timeout_s,
+                    lambda: nfs_port_closed(lab) or not threads["nfs"].is_alive(),
+                    every_s=1,
+                )
+        finally:
+            if switchover_in_outage:
+                set_migration_speed(lab, source, FREE_MIBS)
     for thread in threads.values():
         if thread.ident is None:
             thread.start()
@@ -139,20 +158,43 @@ def move(lab: Lab, moves: dict[str, str], timeout_s: int) -> list[Command]:
     return [results[what] for what in moves]
 
 
-def wait_for_arrival(lab: Lab, vnode: str, migration: threading.Thread, timeout_s: int) -> None:
-    """Until the guest is active on `vnode`, or the migration's command ended (either way).
+HELD_MIBS = 1  # a migration this slow cannot converge: its switchover waits until the limit is lifted
+FREE_MIBS = 8_796_093_022_207  # libvirt's largest speed for QEMU: no limit
 
-    The destination defines the domain in the migration's prepare step, which
-    comes after the source's first step (libvirt's MigrateBegin3, where QEMU
-    queries its block devices): from then on the source no longer needs the
-    guest's storage to start the migration, only to finish it.
+
+def set_migration_speed(lab: Lab, vnode: str, mibs: int) -> None:
+    """The guest's migration bandwidth on `vnode`, also while its migration runs; nothing if it is gone."""
+    lab.ssh(vnode, f"sudo virsh migrate-setspeed {GUEST} --bandwidth {mibs} 2>/dev/null || true")
+
+
+def other_node(lab: Lab, role: str, node: str) -> str:
+    [peer] = [n.name for n in lab.config.nodes(role) if n.name != node]
+    return peer
+
+
+def nfs_port_closed(lab: Lab) -> bool:
+    """The NFS group's unblock is no longer started anywhere: clients meet a closed port."""
+    return not cluster_state(lab, "nas").where("nfs_unblock")
+
+
+def wait_for_guest(lab: Lab, vnode: str, migration: threading.Thread, timeout_s: int, running: bool) -> None:
+    """Until the guest is on `vnode` (`running`: its switchover is over, it runs there; else: the
+    destination defined it, the migration's prepare step), or the migration's command ended.
+
+    The destination defines the domain in the prepare step, which comes after the source's
+    first step (libvirt's MigrateBegin3, where QEMU queries its block devices): from then on
+    the source no longer needs the guest's storage to start the migration, only to finish it.
     """
     conn = hypervisor.connect(lab.ssh_config(), vnode)
+    arrived = (
+        (lambda: hypervisor.guest_state(conn) == "running") if running else (lambda: hypervisor.guest_active(conn))
+    )
+    what = "switchover" if running else "arrival"
     try:
         wait_for(
-            f"the guest's migration at its destination {vnode}",
+            f"the guest's migration's {what} at {vnode}",
             timeout_s,
-            lambda: not migration.is_alive() or hypervisor.guest_active(conn),
+            lambda: not migration.is_alive() or arrived(),
             every_s=0.5,
         )
     except LabError as err:

@@ -36,11 +36,37 @@ class FreezeWindow:
 
 
 @dataclass(frozen=True)
+class BootAcks:
+    """What one boot of the guest reported acknowledged: its first report and its newest.
+
+    A probe that starts reports the newest record already on disk (an older boot's) before
+    it writes its own, so a later boot's own records begin after `first_reported`.
+    """
+
+    boot_id: str
+    first_reported: int
+    last_ack: int
+
+
+@dataclass(frozen=True)
 class DiskFigures:
-    last_ack: int  # newest acknowledged record the guest reported
+    last_ack: int  # newest acknowledged record the guest reported, any boot
     max_write_latency_ms: float  # slowest single write, finished or still in flight
-    longest_without_ack_ms: float  # host time between two advances of last_ack
+    longest_without_ack_ms: float  # host time between two advances of one boot's last_ack
     errors: int  # failed writes the guest reported
+    boots: list[BootAcks] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Noise:
+    """The same figures over a quiet stretch: how large a gap the guest shows when nothing moves."""
+
+    seconds: float
+    received: int
+    largest_gap_ms: float
+    largest_freeze_ms: float
+    gap_p99_ms: float
+    gaps_over_100ms: int
 
 
 @dataclass(frozen=True)
@@ -89,12 +115,15 @@ def analyze(
     threshold_ms: float | None = None,
     end_ns: int | None = None,
     markers: Sequence[Marker] = (),
+    start_ns: int | None = None,
 ) -> Analysis:
     """Analyse samples in arrival order.
 
     `threshold_ms` is the smallest gap reported as a freeze window (default
     five intervals). With `end_ns`, a silence from the last arrival to
-    `end_ns` is an open freeze window: the guest did not come back.
+    `end_ns` is an open freeze window: the guest did not come back. With
+    `start_ns`, a silence from the window's start to the first arrival is a
+    freeze too: a guest already frozen when the window opened.
     """
     threshold = threshold_ms if threshold_ms is not None else 5 * interval_ms
     unique, duplicates, reordered = _deduplicate(samples)
@@ -105,7 +134,11 @@ def analyze(
         for (a, b), gap in zip(itertools.pairwise(unique), gaps_ms, strict=True)
         if gap > threshold
     ]
-    resumed = True
+    if start_ns is not None:
+        head_end = unique[0].host_ns if unique else end_ns
+        if head_end is not None and (head_end - start_ns) / NS_PER_MS > threshold:
+            freezes.insert(0, _opening(start_ns, unique[0] if unique else None, head_end, interval_ms))
+    resumed = bool(unique) or (start_ns is None and end_ns is None)
     if unique and end_ns is not None:
         tail_ms = (end_ns - unique[-1].host_ns) / NS_PER_MS
         if tail_ms > threshold:
@@ -124,12 +157,12 @@ def analyze(
         gap_p50_ms=percentile(gaps_ms, 50),
         gap_p99_ms=percentile(gaps_ms, 99),
         largest_gap_ms=largest_gap,
-        largest_freeze_ms=max(0.0, largest_gap - interval_ms) if unique else 0.0,
+        largest_freeze_ms=max(0.0, largest_gap - interval_ms) if unique or freezes else 0.0,
         freezes=freezes,
         guest_minus_host_ms=(
             largest.guest_gap_ms - largest.gap_ms if largest and largest.guest_gap_ms is not None else None
         ),
-        disk=_disk(unique, end_ns),
+        disk=_disk(unique, end_ns, start_ns),
         boot_ids=boot_ids,
         boot_changes=changes,
         uptime_regressions=_uptime_regressions(unique),
@@ -182,23 +215,90 @@ def _window(before: Sample, after: Sample | None, gap_ms: float, interval_ms: fl
     )
 
 
-def _disk(unique: Sequence[Sample], end_ns: int | None) -> DiskFigures | None:
+def _opening(start_ns: int, first: Sample | None, end_ns: int, interval_ms: float) -> FreezeWindow:
+    """The silence from the window's start to its first heartbeat (or to its end, if none came)."""
+    gap_ms = (end_ns - start_ns) / NS_PER_MS
+    return FreezeWindow(
+        start_ns=start_ns,
+        end_ns=first.host_ns if first else None,
+        gap_ms=gap_ms,
+        freeze_ms=max(0.0, gap_ms - interval_ms),
+        seq_before=0,
+        seq_after=first.hb.seq if first else None,
+        lost=None,
+        guest_gap_ms=None,
+    )
+
+
+def _disk(unique: Sequence[Sample], end_ns: int | None, start_ns: int | None = None) -> DiskFigures | None:
     disk = [s for s in unique if s.hb.has_disk]
     if not disk:
         return None
     max_latency_us = max(max(s.hb.max_write_latency_us, s.hb.inflight_us) for s in disk)
     longest_ns = 0
-    ack, since = disk[0].hb.last_ack, disk[0].host_ns
-    for sample in disk[1:]:
-        if sample.hb.last_ack != ack:  # a reboot may restart lower: any change is progress
-            longest_ns = max(longest_ns, sample.host_ns - since)
-            ack, since = sample.hb.last_ack, sample.host_ns
+    since = start_ns if start_ns is not None else disk[0].host_ns
+    for at in progress_times(disk):
+        longest_ns = max(longest_ns, at - since)
+        since = at
     longest_ns = max(longest_ns, (end_ns if end_ns is not None else disk[-1].host_ns) - since)
     return DiskFigures(
         last_ack=max(s.hb.last_ack for s in disk),
         max_write_latency_ms=max_latency_us / 1000,
         longest_without_ack_ms=longest_ns / NS_PER_MS,
         errors=max(s.hb.disk_errors for s in disk),
+        boots=boot_acks(disk),
+    )
+
+
+def progress_times(samples: Sequence[Sample]) -> list[int]:
+    """Arrival times of the heartbeats that report a newly acknowledged record of their own boot.
+
+    A boot's first report is no progress: a restarted probe first reports the newest record
+    an older boot left on disk, and counting that would hide the restart's stall.
+    """
+    newest: dict[str, int] = {}
+    times: list[int] = []
+    for sample in samples:
+        if not sample.hb.has_disk:
+            continue
+        boot, ack = sample.hb.boot_id, sample.hb.last_ack
+        prior = newest.get(boot, 0)
+        if prior and ack > prior:
+            times.append(sample.host_ns)
+        if ack > prior:
+            newest[boot] = ack
+    return times
+
+
+def first_progress_after(samples: Sequence[Sample], after_ns: int) -> int | None:
+    """When the guest first acknowledged a new record after `after_ns` (host clock), if it did."""
+    return next((at for at in progress_times(samples) if at > after_ns), None)
+
+
+def boot_acks(samples: Sequence[Sample]) -> list[BootAcks]:
+    first: dict[str, int] = {}
+    newest: dict[str, int] = {}
+    for sample in samples:
+        if not sample.hb.has_disk or not sample.hb.last_ack:
+            continue  # a probe scanning its ring reports 0
+        boot = sample.hb.boot_id
+        first.setdefault(boot, sample.hb.last_ack)
+        newest[boot] = max(newest.get(boot, 0), sample.hb.last_ack)
+    return [BootAcks(boot, first[boot], newest[boot]) for boot in first]
+
+
+def noise(samples: Sequence[Sample], start_ns: int, end_ns: int, interval_ms: float) -> Noise:
+    """The heartbeat gaps of a quiet stretch [start_ns, end_ns]: the noise a freeze is measured against."""
+    quiet, _, _ = _deduplicate([s for s in samples if start_ns <= s.host_ns <= end_ns])
+    gaps_ms = [(b.host_ns - a.host_ns) / NS_PER_MS for a, b in itertools.pairwise(quiet)]
+    largest = max(gaps_ms, default=0.0)
+    return Noise(
+        seconds=(end_ns - start_ns) / 1e9,
+        received=len(quiet),
+        largest_gap_ms=largest,
+        largest_freeze_ms=max(0.0, largest - interval_ms),
+        gap_p99_ms=percentile(gaps_ms, 99),
+        gaps_over_100ms=sum(1 for g in gaps_ms if g >= 100),
     )
 
 

@@ -1,12 +1,15 @@
-"""Judge a move run: was it live, was nothing lost, is the lab clean, did it stay within budget."""
+"""Judge a run from its record and what its scenario expected: was it live, was nothing lost, is the
+lab clean, did it stay within budget. Every check reads only the record, so every check can be fed a
+made-up run that must fail it (tests/test_verdicts.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from harness.budgets import Budget
-from harness.faults import Fault
-from harness.moves import MoveRun, Scenario
+from harness.expectations import Expectations
+from harness.run_record import RunRecord
+from harness.timeline import Analysis
 
 
 @dataclass(frozen=True)
@@ -16,130 +19,271 @@ class Verdict:
     detail: str
 
 
-def judge(run: MoveRun, scenario: Scenario, budget: Budget) -> list[Verdict]:
+# The names a control names when it says which verdict must catch its planted fault.
+SAME_BOOT = "live: same boot"
+RESTARTED = "restarted: a new boot"
+UPTIME = "live: uptime continuous"
+RESUMED = "live: heartbeats resumed"
+ONE_GUEST = "heartbeats: one guest, in order"
+PLACED = "placed: where expected"
+RUNNING = "live: running, not paused"
+MIGRATED = "live: migrated, not restarted"
+LIBVIRT = "live: libvirt agrees"
+DISK_RESUMED = "disk resumed"
+RECORDS = "nothing lost: records"
+NO_FAILED_WRITES = "nothing lost: no failed writes"
+NO_FAILED_ACTIONS = "clean: no failed actions"
+NO_LEFTOVERS = "clean: no leftover constraints"
+DRBD_HEALTHY = "clean: DRBD UpToDate/UpToDate"
+NO_SPLIT_BRAIN = "clean: no split brain"
+FREEZE = "budget: freeze"
+DISK_STALL = "budget: disk stall"
+ORDER = "order: NFS stop after the switchover"
+OUTAGE_RESUME = "outage: vCPUs running again soon after NFS serves"
+PLANTED = "measured: the planted freeze"
+
+Check = Callable[[RunRecord, Expectations, Analysis], Verdict | None]
+
+
+def judge(run: RunRecord, expect: Expectations) -> list[Verdict]:
+    """Every verdict that applies to this run, in a fixed order."""
     a = run.analysis
     if a is None:
         return [Verdict("measured", False, "the run ended before its heartbeats were analysed")]
-    verdicts = [
-        Verdict("live: same boot", not a.boot_changes and len(a.boot_ids) == 1,
-                f"boot ids seen: {a.boot_ids}"),
-        Verdict("live: uptime continuous", a.uptime_regressions == 0,
-                f"{a.uptime_regressions} times the guest's uptime went backwards"),
-        Verdict("live: heartbeats resumed", a.resumed and a.received > 0,
-                f"{a.received} heartbeats; last freeze {'still open' if not a.resumed else 'closed'}"),
-        Verdict("live: on the target", run.after == scenario.end,
-                f"asked for {scenario.end}, the clusters report {run.after}"),
-    ]  # fmt: skip
-    where = scenario.end.guest
-    verdicts.append(
-        Verdict("live: running, not paused", run.guest_states.get(where) == "running",
-                f"libvirt on {where}: {run.guest_states.get(where)} (error_policy=stop pauses it on a disk error)")
-    )  # fmt: skip
-    if "guest" in scenario.moves:
-        source, target = scenario.start.guest, scenario.end.guest
-        ops = {(x.operation, x.node) for x in run.actions if x.resource == "guest" and x.rc == 0}
-        migrated = ("migrate_to", source) in ops and ("migrate_from", target) in ops
-        restarted = ("start", target) in ops
-        verdicts.append(
-            Verdict(
-                "live: migrated, not restarted",
-                migrated and not restarted,
-                f"guest operations in the window: {sorted(ops)}",
-            )
-        )
-        states = run.guest_states
-        verdicts.append(
-            Verdict(
-                "live: libvirt agrees",
-                states.get(target) == "running" and states.get(source) != "running",
-                f"libvirt: {states}",
-            )
-        )
-    return verdicts + _lossless_clean_in_budget(run, budget)
+    found = (check(run, expect, a) for check in CHECKS)
+    return [v for v in found if v is not None]
 
 
-def _lossless_clean_in_budget(run: MoveRun, budget: Budget) -> list[Verdict]:
-    """Nothing lost, the lab clean afterwards, the guest's costs within budget: every run's verdicts."""
-    a, v = run.analysis, run.verification
-    assert a is not None
-    disk = a.disk
-    verdicts: list[Verdict] = []
-    verdicts.append(
-        Verdict(
-            "nothing lost: records",
-            v is not None and v.ok and v.first_checked <= max(run.ack_before, 1),
-            f"{v.summary()} (acknowledged before the move: {run.ack_before})" if v else "not verified",
-        )
+def _boots(run: RunRecord, expect: Expectations, a: Analysis) -> Verdict:
+    if expect.restarts == 0:
+        return Verdict(SAME_BOOT, not a.boot_changes and len(a.boot_ids) == 1, f"boot ids seen: {a.boot_ids}")
+    return Verdict(
+        RESTARTED,
+        len(a.boot_ids) == expect.restarts + 1,
+        f"boot ids seen: {a.boot_ids}, {expect.restarts} restart expected (a guest whose vnode died cannot live on)",
     )
-    verdicts.append(
-        Verdict(
-            "nothing lost: no failed writes",
-            disk is not None and disk.errors == 0,
-            f"{disk.errors if disk else 'no'} failed writes reported by the guest",
-        )
+
+
+def _uptime(run: RunRecord, expect: Expectations, a: Analysis) -> Verdict:
+    return Verdict(UPTIME, a.uptime_regressions == 0, f"{a.uptime_regressions} times the guest's uptime went backwards")
+
+
+def _resumed(run: RunRecord, expect: Expectations, a: Analysis) -> Verdict:
+    state = "still open" if not a.resumed else "closed"
+    return Verdict(RESUMED, a.resumed and a.received > 0, f"{a.received} heartbeats; last freeze {state}")
+
+
+def _one_guest(run: RunRecord, expect: Expectations, a: Analysis) -> Verdict:
+    # One probe sends each number once, in order: a copy of a number is a second guest with the same boot
+    # (a split brain of the hypervisors, or a replayed capture), a number out of order one that interleaves.
+    return Verdict(
+        ONE_GUEST,
+        a.duplicates == 0 and a.reordered == 0,
+        f"{a.duplicates} duplicate and {a.reordered} reordered heartbeats",
     )
+
+
+def _placed(run: RunRecord, expect: Expectations, a: Analysis) -> Verdict:
+    return Verdict(PLACED, run.after == expect.end, f"expected {expect.end}, the clusters report {run.after}")
+
+
+def _running(run: RunRecord, expect: Expectations, a: Analysis) -> Verdict:
+    where = expect.end.guest
+    state = run.guest_states.get(where)
+    return Verdict(
+        RUNNING, state == "running", f"libvirt on {where}: {state} (error_policy=stop pauses it on a disk error)"
+    )
+
+
+def _migrated(run: RunRecord, expect: Expectations, a: Analysis) -> Verdict | None:
+    if expect.migration is None:
+        return None
+    source, target = expect.migration
+    ops = {(x.operation, x.node) for x in run.actions if x.resource == "guest" and x.rc == 0}
+    migrated = ("migrate_to", source) in ops and ("migrate_from", target) in ops
+    restarted = ("start", target) in ops
+    return Verdict(MIGRATED, migrated and not restarted, f"guest operations in the window: {sorted(ops)}")
+
+
+def _libvirt(run: RunRecord, expect: Expectations, a: Analysis) -> Verdict | None:
+    if expect.migration is None:
+        return None
+    source, target = expect.migration
+    states = run.guest_states
+    return Verdict(LIBVIRT, states.get(target) == "running" and states.get(source) != "running", f"libvirt: {states}")
+
+
+def _disk_resumed(run: RunRecord, expect: Expectations, a: Analysis) -> Verdict:
+    # With a hard NFS mount a disk that is gone blocks rather than fails: no error, heartbeats keep
+    # coming. Only a record acknowledged after the clusters went idle shows the disk is back.
+    at = run.disk_resumed_ns
+    if at is None:
+        waited = (run.ended_ns - run.idle_ns) / 1e9 if run.idle_ns else 0.0
+        why = "the run ended before the clusters were idle" if not run.idle_ns else f"none in the {waited:.0f} s after"
+        return Verdict(DISK_RESUMED, False, f"no record acknowledged after the clusters went idle: {why}")
+    return Verdict(DISK_RESUMED, True, f"a new record acknowledged {(at - run.idle_ns) / 1e9:.1f} s after idle")
+
+
+def _records(run: RunRecord, expect: Expectations, a: Analysis) -> Verdict:
+    boots = [b.boot_id for b in a.disk.boots] if a.disk else []
+    checked = {v.boot_id: v for v in run.verifications}
+    unchecked = [b for b in boots if b not in checked]
+    if not run.verifications or unchecked:
+        return Verdict(RECORDS, False, f"not verified for boot(s) {unchecked or boots}")
+    first = run.verifications[0]
+    covers = first.first_checked <= max(run.ack_before, 1)
+    ok = all(v.ok for v in run.verifications) and covers
+    detail = "; ".join(v.summary() for v in run.verifications)
+    return Verdict(RECORDS, ok, f"{detail} (acknowledged before the strike: {run.ack_before})")
+
+
+def _failed_writes(run: RunRecord, expect: Expectations, a: Analysis) -> Verdict:
+    errors = a.disk.errors if a.disk else None
+    return Verdict(NO_FAILED_WRITES, errors == 0, f"{errors if errors is not None else 'no'} failed writes reported")
+
+
+def _failed_actions(run: RunRecord, expect: Expectations, a: Analysis) -> Verdict:
     failures = [f for fs in run.failures.values() for f in fs]
-    verdicts.append(Verdict("clean: no failed actions", not failures, f"{failures}"))
+    return Verdict(NO_FAILED_ACTIONS, not failures, f"{failures}")
+
+
+def _leftovers(run: RunRecord, expect: Expectations, a: Analysis) -> Verdict:
     leftovers = [c.id for cs in run.leftovers.values() for c in cs]
-    verdicts.append(Verdict("clean: no leftover constraints", not leftovers, f"{leftovers}"))
+    return Verdict(NO_LEFTOVERS, not leftovers, f"{leftovers}")
+
+
+def _drbd(run: RunRecord, expect: Expectations, a: Analysis) -> Verdict:
     unhealthy = {n: s for n, s in run.drbd_after.items() if not s.healthy}
-    verdicts.append(
-        Verdict("clean: DRBD UpToDate/UpToDate", len(run.drbd_after) == 2 and not unhealthy, f"{run.drbd_after}")
-    )
-    verdicts.append(
-        Verdict(
-            "budget: freeze",
-            a.largest_freeze_ms <= budget.freeze_ms,
-            f"largest freeze {a.largest_freeze_ms:.1f} ms, budget {budget.freeze_ms:.0f} ms",
-        )
-    )
-    stall = disk.longest_without_ack_ms if disk else float("inf")
-    verdicts.append(
-        Verdict(
-            "budget: disk stall",
-            stall <= budget.disk_stall_ms,
-            f"disk stall {stall:.1f} ms, budget {budget.disk_stall_ms:.0f} ms",
-        )
-    )
-    return verdicts
+    return Verdict(DRBD_HEALTHY, len(run.drbd_after) == 2 and not unhealthy, f"{run.drbd_after}")
 
 
-def judge_fault(run: MoveRun, fault: Fault, scenario: Scenario, budget: Budget) -> list[Verdict]:
-    """A fault's verdicts: the guest lived (or, after its vnode died, was restarted once, honestly
-    reported), the service is where the survivor is, nothing was lost, the lab was whole again."""
-    a = run.analysis
-    if a is None:
-        return [Verdict("measured", False, "the run ended before its heartbeats were analysed")]
-    if fault.guest_survives:
-        verdicts = [
-            Verdict("live: same boot", not a.boot_changes and len(a.boot_ids) == 1, f"boot ids seen: {a.boot_ids}"),
-            Verdict("live: uptime continuous", a.uptime_regressions == 0,
-                    f"{a.uptime_regressions} times the guest's uptime went backwards"),
-        ]  # fmt: skip
-    else:
-        verdicts = [
-            Verdict("restarted: a new boot", len(a.boot_ids) == 2,
-                    f"boot ids seen: {a.boot_ids} (a guest whose vnode died cannot live on)"),
-        ]  # fmt: skip
-    verdicts.append(
-        Verdict("live: heartbeats resumed", a.resumed and a.received > 0,
-                f"{a.received} heartbeats; last freeze {'still open' if not a.resumed else 'closed'}")
-    )  # fmt: skip
-    verdicts.append(
-        Verdict("recovered: where the survivors are", run.after == scenario.end,
-                f"expected {scenario.end}, the clusters report {run.after}")
-    )  # fmt: skip
-    where = scenario.end.guest
-    verdicts.append(
-        Verdict("live: running, not paused", run.guest_states.get(where) == "running",
-                f"libvirt on {where}: {run.guest_states.get(where)}")
-    )  # fmt: skip
-    if fault.name == "migrate_in_grace":
-        ops = {(x.operation, x.node) for x in run.actions if x.resource == "guest" and x.rc == 0}
-        migrated = ("migrate_to", scenario.start.guest) in ops and ("migrate_from", where) in ops
-        verdicts.append(
-            Verdict("live: migrated, not restarted", migrated and ("start", where) not in ops, f"{sorted(ops)}")
-        )
+def _split_brain(run: RunRecord, expect: Expectations, a: Analysis) -> Verdict:
     splits = {node: lines for node, lines in run.split_brain.items() if lines}
-    verdicts.append(Verdict("clean: no split brain", not splits, f"{splits or 'no split-brain messages'}"))
-    return verdicts + _lossless_clean_in_budget(run, budget)
+    return Verdict(NO_SPLIT_BRAIN, not splits, f"{splits or 'no split-brain messages'}")
+
+
+def _freeze(run: RunRecord, expect: Expectations, a: Analysis) -> Verdict | None:
+    if not expect.freeze_budget:
+        return None
+    limit = expect.budget.freeze_ms
+    return Verdict(
+        FREEZE,
+        a.largest_freeze_ms <= limit,
+        f"largest freeze {a.largest_freeze_ms:.1f} ms, budget {limit:.0f} ms; " + noise_note(run),
+    )
+
+
+def noise_note(run: RunRecord) -> str:
+    """The freeze beside the noise of the quiet stretch before the strike."""
+    a, b = run.analysis, run.baseline
+    if a is None or b is None or b.received < 2:
+        return "no baseline"
+    inside = a.largest_freeze_ms <= b.largest_freeze_ms
+    return (
+        f"baseline over {b.seconds:.0f} s: largest freeze {b.largest_freeze_ms:.1f} ms, "
+        f"{b.gaps_over_100ms} gaps >= 100 ms, p99 gap {b.gap_p99_ms:.1f} ms; "
+        + ("the freeze is inside that noise" if inside else "the freeze stands out of that noise")
+    )
+
+
+def _disk_stall(run: RunRecord, expect: Expectations, a: Analysis) -> Verdict:
+    stall = a.disk.longest_without_ack_ms if a.disk else float("inf")
+    limit = expect.budget.disk_stall_ms
+    return Verdict(DISK_STALL, stall <= limit, f"disk stall {stall:.1f} ms, budget {limit:.0f} ms")
+
+
+def nfs_outage(run: RunRecord, expect: Expectations) -> tuple[int | None, int | None]:
+    """When the NFS port closed on the old server and when the new one served, as the watcher saw them."""
+    closed = served = None
+    for change in run.changes:
+        if change.host_ns < run.started_ns or change.source != "nas" or change.key != "nfs_unblock":
+            continue
+        if closed is None and run.before is not None and change.new != f"Started {run.before.nfs}":
+            closed = change.host_ns
+        if change.new == f"Started {expect.end.nfs}" and closed is not None:
+            served = change.host_ns
+            break
+    return closed, served
+
+
+def switchover_ns(run: RunRecord, expect: Expectations) -> int | None:
+    """The end of the migration's switchover: migrate_to's end on the source (libvirt's job completed)."""
+    if expect.migration is None:
+        return None
+    source = expect.migration[0]
+    done = [x for x in run.actions if x.resource == "guest" and x.operation == "migrate_to" and x.node == source]
+    return done[-1].ended_ns if done else None
+
+
+def _order(run: RunRecord, expect: Expectations, a: Analysis) -> Verdict | None:
+    if not expect.nfs_stop_after_switchover:
+        return None
+    switched = switchover_ns(run, expect)
+    stops = [x.started_ns for x in run.actions if x.operation == "stop" and x.resource.startswith(("nfs", "drbd"))]
+    first_stop = min(stops, default=None)
+    ok = switched is not None and first_stop is not None and first_stop >= switched
+    return Verdict(
+        ORDER,
+        ok,
+        f"switchover ended {_at(switched, run)}, the NFS service's first stop began {_at(first_stop, run)}",
+    )
+
+
+def _outage_resume(run: RunRecord, expect: Expectations, a: Analysis) -> Verdict | None:
+    if expect.resume_after_served_s is None:
+        return None
+    closed, served = nfs_outage(run, expect)
+    longest = max(a.freezes, key=lambda w: w.gap_ms, default=None)
+    if served is None or longest is None or longest.end_ns is None:
+        return Verdict(OUTAGE_RESUME, False, f"NFS served again {_at(served, run)}; the longest freeze {longest}")
+    inside = closed is not None and closed <= longest.start_ns <= served
+    late_s = (longest.end_ns - served) / 1e9
+    return Verdict(
+        OUTAGE_RESUME,
+        inside and late_s <= expect.resume_after_served_s,
+        f"the guest stopped {_at(longest.start_ns, run)} ({'inside' if inside else 'outside'} the NFS outage "
+        f"{_at(closed, run)}..{_at(served, run)}: the source's flush waits on the dead mount) and ran again "
+        f"{late_s:.1f} s after NFS served (at most {expect.resume_after_served_s:.0f} s)",
+    )
+
+
+def _planted(run: RunRecord, expect: Expectations, a: Analysis) -> Verdict | None:
+    if expect.planted_freeze_ms is None:
+        return None
+    noise = run.baseline.largest_gap_ms if run.baseline else 0.0
+    error = max(noise, 10 * a.interval_ms)  # the calibrated error: the quiet stretch's own worst gap
+    off = a.largest_freeze_ms - expect.planted_freeze_ms
+    return Verdict(
+        PLANTED,
+        abs(off) <= error,
+        f"planted {expect.planted_freeze_ms:.0f} ms, measured {a.largest_freeze_ms:.1f} ms "
+        f"({off:+.1f} ms, allowed ±{error:.0f} ms: the baseline's largest gap)",
+    )
+
+
+def _at(ns: int | None, run: RunRecord) -> str:
+    return "never" if ns is None else f"at +{(ns - run.started_ns) / 1e9:.1f} s"
+
+
+CHECKS: tuple[Check, ...] = (
+    _boots,
+    _uptime,
+    _resumed,
+    _one_guest,
+    _placed,
+    _running,
+    _migrated,
+    _libvirt,
+    _disk_resumed,
+    _records,
+    _failed_writes,
+    _failed_actions,
+    _leftovers,
+    _drbd,
+    _split_brain,
+    _freeze,
+    _disk_stall,
+    _order,
+    _outage_resume,
+    _planted,
+)

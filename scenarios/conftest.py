@@ -20,16 +20,19 @@ import pytest
 from harness import evidence, move_report, placement
 from harness.budgets import DEFAULT_PATH as DEFAULT_BUDGETS
 from harness.budgets import Budget, BudgetError, check_file, load_budget
+from harness.controls import Control
 from harness.doctor import DoctorError, examine
+from harness.expectations import Expectations
 from harness.faults import FAULTS, Fault, run_fault
 from harness.fencing import FencingError
 from harness.guest_image import cache_root
 from harness.lab import Lab, LabError
 from harness.lab_config import REPO, LabConfig, LabConfigError
-from harness.moves import SCENARIOS, MoveRun, Scenario, run_move
-from harness.observer import Observer
+from harness.moves import SCENARIOS, Scenario, run_move
+from harness.observer import Observer, ObserverError
 from harness.placement import Placement, RunningGuest
-from harness.verdicts import Verdict, judge, judge_fault
+from harness.run_record import RunRecord
+from harness.verdicts import Verdict, judge
 
 ARTIFACTS = REPO / "artifacts"
 LOAD_MIBS = 8  # converges under TCG here (docs/results); the seed's guest plays a video
@@ -95,7 +98,15 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 
 # The least disturbing first: a failed smoke test says the lab is broken before anything else runs.
-MODULE_ORDER = ("test_lab_smoke", "test_lab_guards", "test_security", "test_fencing", "test_moves", "test_faults")
+MODULE_ORDER = (
+    "test_lab_smoke",
+    "test_lab_guards",
+    "test_security",
+    "test_fencing",
+    "test_moves",
+    "test_controls",
+    "test_faults",
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -175,19 +186,26 @@ def repeat() -> int:
     return 1
 
 
-Report = Callable[[str, str, Placement | None, Callable[[MoveRun, Budget], list[Verdict]]], MoveRun]
+Execute = Callable[[RunRecord, Budget], Expectations]
+Accept = Callable[[list[Verdict]], list[str]]  # what is wrong with a run's verdicts (nothing: it passes)
+
+
+def all_hold(verdicts: list[Verdict]) -> list[str]:
+    return [f"{v.name}: {v.detail}" for v in verdicts if not v.ok] or ([] if verdicts else ["no verdict"])
+
+
+Report = Callable[..., RunRecord]
 
 
 @pytest.fixture
 def move(
     lab: Lab, observer: Observer, request: pytest.FixtureRequest, reporter: Report
-) -> Callable[[Scenario, str], MoveRun]:
+) -> Callable[[Scenario, str], RunRecord]:
     """Run a scenario with the load named ("idle" or "load"); report it; fail on any broken verdict."""
 
-    def run(scenario: Scenario, load: str) -> MoveRun:
-        def execute(result: MoveRun, budget: Budget) -> list[Verdict]:
-            run_move(lab, observer, scenario, result, _progress_printer(request.config))
-            return judge(result, scenario, budget)
+    def run(scenario: Scenario, load: str) -> RunRecord:
+        def execute(result: RunRecord, budget: Budget) -> Expectations:
+            return run_move(lab, observer, scenario, result, budget, _progress_printer(request.config))
 
         return reporter(scenario.name, load, scenario.start, execute)
 
@@ -197,15 +215,46 @@ def move(
 @pytest.fixture
 def fault(
     lab: Lab, observer: Observer, request: pytest.FixtureRequest, reporter: Report
-) -> Callable[[Fault, str], MoveRun]:
+) -> Callable[[Fault, str], RunRecord]:
     """Strike with a fault, the guest idle or loaded; report it like a move; fail on any broken verdict."""
 
-    def run(chosen: Fault, load: str) -> MoveRun:
-        def execute(result: MoveRun, budget: Budget) -> list[Verdict]:
-            scenario = run_fault(lab, observer, chosen, result, _progress_printer(request.config))
-            return judge_fault(result, chosen, scenario, budget)
+    def run(chosen: Fault, load: str) -> RunRecord:
+        def execute(result: RunRecord, budget: Budget) -> Expectations:
+            return run_fault(lab, observer, chosen, result, budget, _progress_printer(request.config))
 
         return reporter(chosen.name, load, None, execute)
+
+    return run
+
+
+@pytest.fixture
+def control(
+    lab: Lab, observer: Observer, request: pytest.FixtureRequest, reporter: Report
+) -> Callable[[Control], RunRecord]:
+    """Plant a fault the harness must catch; pass when the named verdicts fail (and the measurement holds)."""
+    progress = _progress_printer(request.config)
+
+    def run(chosen: Control) -> RunRecord:
+        def execute(result: RunRecord, budget: Budget) -> Expectations:
+            return chosen.run(lab, observer, result, budget, progress)
+
+        def caught(verdicts: list[Verdict]) -> list[str]:
+            failed = {v.name for v in verdicts if not v.ok}
+            return chosen.caught(failed, {v.name for v in verdicts if v.ok})
+
+        for attempt in range(1, chosen.tries + 1):
+            name = f"control_{chosen.name}"
+            last = attempt == chosen.tries
+            try:
+                result = reporter(
+                    name, "idle", None, execute, budget_of=chosen.budget_of, accept=caught, attempt=attempt
+                )
+                return result
+            except AssertionError:
+                if last:
+                    raise
+                progress(f"  control {chosen.name}: not caught on try {attempt} of {chosen.tries}; again")
+        raise AssertionError("unreachable")
 
     return run
 
@@ -224,39 +273,58 @@ def reporter(
     report_dir.mkdir(parents=True, exist_ok=True)
 
     def report(
-        name: str, load: str, start: Placement | None, execute: Callable[[MoveRun, Budget], list[Verdict]]
-    ) -> MoveRun:
+        name: str,
+        load: str,
+        start: Placement | None,
+        execute: Execute,
+        budget_of: str | None = None,
+        accept: Accept = all_hold,
+        attempt: int = 1,
+    ) -> RunRecord:
         try:
-            budget = load_budget(lab.accel(), name, opts.budgets)
+            budget = load_budget(lab.accel(), budget_of or name, opts.budgets)
         except BudgetError as err:
             pytest.exit(str(err), returncode=4)
         load_mibs = opts.load_mibs if load == "load" else 0
-        result = MoveRun(name, load_mibs, lab.accel(), before=start)
+        result = RunRecord(name, load_mibs, lab.accel(), before=start)
         verdicts: list[Verdict] = []
-        stem = report_dir / f"{name}-{load}-run{repeat}"
+        wrong = ["the run did not finish"]
+        stem = report_dir / (f"{name}-{load}-run{repeat}" + (f"-try{attempt}" if attempt > 1 else ""))
         try:
-            verdicts = execute(result, budget)
+            expect = execute(result, budget)
+            verdicts = judge(result, expect)
+            wrong = accept(verdicts)
+        except ObserverError as err:
+            result.notes.append(f"harness error, no verdict on the guest: {err}")
+            raise
         finally:
             figures = result.figures()
             for key, value in figures.items():
                 record_property(key, value)
-            outcome = "passed" if verdicts and all(v.ok for v in verdicts) else "failed"
+            outcome = _outcome(result, wrong)
             request.config.stash[RUNS].append(
                 {"scenario": name, "load_mibs": load_mibs, "repeat": repeat, "outcome": outcome, "figures": figures}
             )
             plain = {v.name: ("ok: " if v.ok else "FAILED: ") + v.detail for v in verdicts}
-            files = [move_report.write_json(stem.with_suffix(".json"), result, plain)]
+            files = [move_report.write_json(stem.with_suffix(".json"), result, plain, outcome)]
             if result.samples:
                 files.append(move_report.write_png(stem.with_suffix(".png"), result))
             request.node.stash[RUN_FILES] = files
             # A stopped or paused guest cannot take it; the report already says why.
             with contextlib.suppress(TimeoutError):
                 observer.set_load(0)
-        broken = [f"{v.name}: {v.detail}" for v in verdicts if not v.ok]
-        assert not broken, "\n".join(broken)
+        assert not wrong, "\n".join(wrong)
         return result
 
     return report
+
+
+def _outcome(result: RunRecord, wrong: list[str]) -> str:
+    if any(note.startswith("harness error") for note in result.notes):
+        return "harness error"
+    if result.kind == "control":
+        return "caught" if not wrong else "missed"
+    return "passed" if not wrong else "failed"
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -288,7 +356,8 @@ def _progress_printer(config: pytest.Config) -> Callable[[str], None]:
 
 @pytest.fixture
 def observer(lab: Lab) -> Iterator[Observer]:
-    with Observer(lab.config.host_ip, lab.config.observer_port) as observer:
+    # Only the guest's address: a well-formed heartbeat from elsewhere is counted and dropped.
+    with Observer(lab.config.host_ip, lab.config.observer_port, guest=lab.config.guest_ip) as observer:
         yield observer
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from harness.faults import FAULTS, Fault
-from harness.moves import MoveRun
+from harness.run_record import RunRecord
 
-Strike = Callable[[Fault, str], MoveRun]
+Strike = Callable[[Fault, str], RunRecord]
 
 
 def test_nas_crash(fault: Strike) -> None:

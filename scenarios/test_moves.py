@@ -11,10 +11,11 @@ from collections.abc import Callable
 
 import pytest
 
-from harness.moves import SCENARIOS, MoveRun, Scenario
+from harness.moves import SCENARIOS, Scenario
+from harness.run_record import RunRecord
 
 LOADS = ("idle", "load")
-Move = Callable[[Scenario, str], MoveRun]
+Move = Callable[[Scenario, str], RunRecord]
 
 
 @pytest.mark.parametrize("load", LOADS)
@@ -29,4 +30,11 @@ def test_nas_move(move: Move, load: str) -> None:
 
 @pytest.mark.parametrize("load", LOADS)
 def test_both_move(move: Move, load: str) -> None:
+    """The operator's safe order: the NFS move starts once the migration's switchover is over."""
     move(SCENARIOS["both_move"], load)
+
+
+@pytest.mark.parametrize("load", LOADS)
+def test_both_move_in_outage(move: Move, load: str) -> None:
+    """The switchover made to land inside the NFS outage: the guest survives it, stopped until NFS serves."""
+    move(SCENARIOS["both_move_in_outage"], load)

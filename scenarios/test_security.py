@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import stat
 import subprocess
+from typing import Any
 
 import pytest
 
@@ -61,13 +62,21 @@ def test_the_export_is_only_for_the_hypervisors(lab: Lab) -> None:
     hosts = sorted(line.split("(")[0] for line in clients if "(" in line)
     exports = sorted(set(hosts))
     assert exports == sorted(lab.config.lab_ip(n.offset) for n in lab.config.nodes("hv")), exports
-    # A node outside the list is refused: the NAS peer tries to mount the export.
+    # A node outside the list is refused: the NAS peer tries to mount the export. The same
+    # mount from a vnode must succeed, or the refusal proves nothing (a wrong address, a dead server).
+    allowed = lab.config.nodes("hv")[0].name
+    assert try_mount(lab, allowed).rc == 0, f"{allowed}, a hypervisor, could not mount the export: the check is void"
     [peer] = [n.name for n in lab.config.nodes("nas") if n.name != nas]
-    tried = lab.host(peer).run(
+    tried = try_mount(lab, peer)
+    assert tried.rc != 0, f"{peer}, not a hypervisor, mounted the export"
+
+
+def try_mount(lab: Lab, node: str) -> Any:
+    """Mount the export on `node` at a scratch folder and unmount it again; testinfra's result."""
+    return lab.host(node).run(
         f"mkdir -p /tmp/try && timeout 60 mount -t nfs4 -o vers=4.2,soft,timeo=50,retrans=1 "
         f"{lab.config.vip}:/srv/nfs/export /tmp/try; rc=$?; umount /tmp/try 2>/dev/null; exit $rc"
     )
-    assert tried.rc != 0, f"{peer}, not a hypervisor, mounted the export"
 
 
 def test_root_ssh_between_vnodes_serves_migration_and_nothing_else(lab: Lab) -> None:
@@ -78,6 +87,11 @@ def test_root_ssh_between_vnodes_serves_migration_and_nothing_else(lab: Lab) -> 
     # Any other command gets the libvirt proxy, not a shell.
     tried = lab.host(source).run(f"ssh -o BatchMode=yes {target} echo SHELL-REACHED </dev/null")
     assert "SHELL-REACHED" not in tried.stdout, f"root on {source} runs commands on {target}"
+    # The same call got in (ssh exits 255 on its own failures): the refusal is the forced command's,
+    # not a key, a host key or a network that failed.
+    assert tried.rc != 255 and "Permission denied" not in tried.stderr, (
+        f"root SSH {source} -> {target} did not authenticate ({tried.rc}: {tried.stderr.strip()}): the check is void"
+    )
     # A NAS node holds neither the key nor any other vnode secret.
     for nas in (n.name for n in lab.config.nodes("nas")):
         held = lab.ssh(nas, f"sudo ls /root/.ssh {REMOTE_DIR}/secrets 2>/dev/null || true").split()

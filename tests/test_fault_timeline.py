@@ -11,9 +11,9 @@ import pytest
 from harness.faults import FAULTS, fault_events, plan
 from harness.heartbeat import Heartbeat
 from harness.lab_config import LabConfig
-from harness.moves import MoveRun
 from harness.observer import Sample
 from harness.placement import Placement
+from harness.run_record import RunRecord
 from harness.timeline import analyze
 from harness.watch import Change
 
@@ -50,7 +50,7 @@ def beats(boot: str, start_s: float, end_s: float, ack0: int = 1) -> list[Sample
 
 
 def test_a_nas_crash_is_read_as_detection_promotion_and_service(lab: SimpleNamespace) -> None:
-    run = MoveRun("nas_crash", 0, "tcg", before=Placement("vnode2", "nas2"), started_ns=100 * S)
+    run = RunRecord("nas_crash", 0, "tcg", before=Placement("vnode2", "nas2"), started_ns=100 * S)
     run.samples = beats("a", 95, 140)
     run.analysis = analyze(run.samples, interval_ms=5)
     run.changes = [
@@ -67,7 +67,7 @@ def test_a_nas_crash_is_read_as_detection_promotion_and_service(lab: SimpleNames
 
 def test_a_hypervisor_crash_is_read_as_a_restart_with_its_new_boot(lab: SimpleNamespace) -> None:
     day = int(datetime.datetime(2026, 11, 29, tzinfo=datetime.UTC).timestamp())  # a whole second, like the history
-    run = MoveRun("hypervisor_crash", 0, "tcg", before=Placement("vnode2", "nas2"), started_ns=(day + 100) * S)
+    run = RunRecord("hypervisor_crash", 0, "tcg", before=Placement("vnode2", "nas2"), started_ns=(day + 100) * S)
     run.samples = beats("old", day + 95, day + 100) + beats("new", day + 160, day + 170, ack0=500)
     run.analysis = analyze(run.samples, interval_ms=5)
     run.changes = [
@@ -85,7 +85,7 @@ def test_a_hypervisor_crash_is_read_as_a_restart_with_its_new_boot(lab: SimpleNa
 
 
 def test_a_replication_cut_is_read_as_peer_lost_then_reconnected(lab: SimpleNamespace) -> None:
-    run = MoveRun("replication_cut", 0, "tcg", before=Placement("vnode3", "nas1"), started_ns=100 * S)
+    run = RunRecord("replication_cut", 0, "tcg", before=Placement("vnode3", "nas1"), started_ns=100 * S)
     run.samples = beats("a", 95, 200)
     run.analysis = analyze(run.samples, interval_ms=5)
     run.changes = [

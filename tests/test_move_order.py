@@ -1,7 +1,8 @@
-"""Both moves at once: the migration starts first, the NFS move once it reached its destination.
+"""Both moves at once: the migration starts first, the NFS move once its switchover is over
+(the guest runs on its destination); or, on purpose, with the switchover inside the NFS outage.
 
 The lab's SSH and libvirt are replaced at their edge (`run_timed`, `hypervisor.connect`,
-`hypervisor.guest_active`); the ordering and the error handling under test are placement's own.
+`hypervisor.guest_state`, `guest_active`); the ordering and the error handling under test are placement's own.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class FakeLab:
         self.refuse = refuse
         self.arrives = arrives
         self.arrived = threading.Event()
+        self.polls = 0
 
     def add(self, event: str) -> None:
         with self.lock:
@@ -44,10 +46,30 @@ class FakeLab:
         return Command(node, command, 0, 1, "")
 
     def guest_active(self, conn: SimpleNamespace) -> bool:
-        if self.arrives and "guest started" in self.events:
-            self.add(f"guest arrived on {conn.node}")
+        if self.arrives and "guest started" in self.events and "guest defined on" not in " ".join(self.events):
+            self.add(f"guest defined on {conn.node}")
+        return self.arrives and "guest started" in self.events
+
+    def guest_state(self, conn: SimpleNamespace) -> str | None:
+        """Paused (incoming) until the fake switchover, which comes a few polls after the arrival."""
+        if not self.guest_active(conn):
+            return None
+        self.polls += 1
+        if self.polls >= 3 and not self.arrived.is_set():
+            self.add(f"guest running on {conn.node}")
             self.arrived.set()
-        return self.arrived.is_set()
+        return "running" if self.arrived.is_set() else "paused"
+
+    def ssh(self, node: str, command: str) -> str:
+        if "migrate-setspeed" in command:
+            self.add(f"speed {command.split('--bandwidth ')[1].split()[0]} on {node}")
+        return ""
+
+    def nfs_port_closed(self, _lab: object) -> bool:
+        closed = "nfs started" in self.events
+        if closed and "port closed" not in self.events:
+            self.add("port closed")
+        return closed
 
 
 @pytest.fixture
@@ -58,32 +80,49 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Callable[..., FakeLab]:
         monkeypatch.setattr(placement, "control_node", lambda _lab, role: f"{role}-node")
         monkeypatch.setattr(hypervisor, "connect", lambda _config, node: SimpleNamespace(node=node, close=lambda: None))
         monkeypatch.setattr(hypervisor, "guest_active", lab.guest_active)
+        monkeypatch.setattr(hypervisor, "guest_state", lab.guest_state)
+        monkeypatch.setattr(placement, "nfs_port_closed", lab.nfs_port_closed)
         return lab
 
     return make
 
 
-LAB = SimpleNamespace(ssh_config=lambda: Path("/nonexistent/ssh_config"))
+def lab_of(fake: FakeLab) -> SimpleNamespace:
+    nodes = [SimpleNamespace(name=n) for n in ("vnode2", "vnode3")]
+    return SimpleNamespace(
+        ssh_config=lambda: Path("/nonexistent/ssh_config"),
+        ssh=fake.ssh,
+        config=SimpleNamespace(nodes=lambda role: nodes if role == "hv" else []),
+    )
 
 
-def test_the_nfs_move_starts_after_the_migration_reached_its_destination(fake: Callable[..., FakeLab]) -> None:
+def test_the_nfs_move_starts_after_the_migrations_switchover(fake: Callable[..., FakeLab]) -> None:
     lab = fake()
-    commands = placement.move(LAB, {"guest": "vnode2", "nfs": "nas2"}, 60)  # type: ignore[arg-type]
-    assert lab.events == ["guest started", "guest arrived on vnode2", "nfs started"]
+    commands = placement.move(lab_of(lab), {"guest": "vnode2", "nfs": "nas2"}, 60)  # type: ignore[arg-type]
+    # Defined on the destination (prepare) is not enough: the guest must run there.
+    assert lab.events == ["guest started", "guest defined on vnode2", "guest running on vnode2", "nfs started"]
     assert [c.node for c in commands] == ["hv-node", "nas-node"]
+
+
+def test_the_outage_kind_holds_the_migration_until_the_nfs_port_closed(fake: Callable[..., FakeLab]) -> None:
+    lab = fake()
+    placement.move(lab_of(lab), {"guest": "vnode2", "nfs": "nas2"}, 60, switchover_in_outage=True)  # type: ignore[arg-type]
+    held, free = f"speed {placement.HELD_MIBS} on vnode3", f"speed {placement.FREE_MIBS} on vnode3"
+    assert lab.events[:5] == [held, "guest started", "guest defined on vnode2", "nfs started", "port closed"]
+    assert lab.events[5] == free
 
 
 def test_a_refused_migration_does_not_move_the_storage(fake: Callable[..., FakeLab]) -> None:
     lab = fake(refuse="guest", arrives=False)
     with pytest.raises(LabError, match="guest move refused"):
-        placement.move(LAB, {"guest": "vnode2", "nfs": "nas2"}, 60)  # type: ignore[arg-type]
+        placement.move(lab_of(lab), {"guest": "vnode2", "nfs": "nas2"}, 60)  # type: ignore[arg-type]
     assert "nfs started" not in lab.events
 
 
 def test_a_migration_that_never_arrives_leaves_the_storage_where_it_is(fake: Callable[..., FakeLab]) -> None:
     lab = fake(arrives=False)
     with pytest.raises(LabError, match="NFS move was not started"):
-        placement.move(LAB, {"guest": "vnode2", "nfs": "nas2"}, 1)  # type: ignore[arg-type]
+        placement.move(lab_of(lab), {"guest": "vnode2", "nfs": "nas2"}, 1)  # type: ignore[arg-type]
     assert lab.events == ["guest started"]
 
 
@@ -98,5 +137,5 @@ def test_one_move_alone_waits_for_nothing(
         raise AssertionError("a single move has nothing to wait for")
 
     monkeypatch.setattr(hypervisor, "connect", no_libvirt)
-    placement.move(LAB, {what: target}, 60)  # type: ignore[arg-type]
+    placement.move(lab_of(lab), {what: target}, 60)  # type: ignore[arg-type]
     assert lab.events == [f"{what} started"]

@@ -9,9 +9,9 @@ import time
 import pytest
 
 from harness.heartbeat import SIZE, Heartbeat, MalformedHeartbeat, parse
-from harness.moves import close_window
-from harness.observer import Observer
+from harness.observer import SO_RCVBUFFORCE, Observer, ObserverError, _set_rcvbuf
 from harness.timeline import analyze
+from harness.window import close_window
 
 BOOT = "ab" * 16
 
@@ -90,3 +90,59 @@ def test_a_window_closes_on_an_arrival_so_a_live_guest_is_never_an_open_freeze()
     assert live.resumed and live.freezes[-1].end_ns is not None
     assert not silent.resumed and silent.freezes[-1].end_ns is None
     assert silent.freezes[-1].gap_ms >= 300
+
+
+def test_heartbeats_from_anywhere_but_the_guest_are_counted_and_dropped() -> None:
+    with Observer(guest="127.0.0.2") as observer, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as stranger:
+        stranger.sendto(heartbeat(1).pack(), observer.address)  # from 127.0.0.1: well formed, not the guest
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as guest:
+            guest.bind(("127.0.0.2", 0))
+            guest.sendto(heartbeat(2).pack(), observer.address)
+            observer.wait_for_heartbeat(5)
+        time.sleep(0.1)
+        assert [s.hb.seq for s in observer.samples] == [2]
+        assert observer.rejected == {"source": 1}
+
+
+def test_a_dead_receiver_is_an_error_of_the_harness_not_a_frozen_guest(monkeypatch: pytest.MonkeyPatch) -> None:
+    observer = Observer()
+
+    def broken(datagram: bytes) -> Heartbeat:
+        raise MemoryError("planted")
+
+    monkeypatch.setattr("harness.observer.parse", broken)
+    with observer, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
+        tx.sendto(heartbeat(1).pack(), observer.address)
+        deadline = time.monotonic() + 5
+        while observer._thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with pytest.raises(ObserverError, match="receiver died"):
+            observer.check()
+
+
+def test_user_space_stamps_are_an_error_of_the_harness(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("harness.observer._receive_time", lambda _ancdata: None)  # as without SO_TIMESTAMPNS
+    with Observer() as observer, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
+        observer.check()
+        tx.sendto(heartbeat(1).pack(), observer.address)
+        observer.wait_for_heartbeat(5)
+        with pytest.raises(ObserverError, match="stamped in user space"):
+            observer.check()
+
+
+class CappedSocket:
+    """A socket whose receive buffer the kernel capped (net.core.rmem_max), for an unprivileged user."""
+
+    def setsockopt(self, level: int, option: int, value: int) -> None:
+        if option == SO_RCVBUFFORCE:
+            raise PermissionError("not root")
+
+    def getsockopt(self, level: int, option: int) -> int:
+        return 2 * 212_992
+
+
+def test_a_receive_buffer_capped_by_rmem_max_is_refused_with_what_to_do() -> None:
+    with pytest.raises(ObserverError, match=r"capped at 212992 bytes.*rmem_max"):
+        _set_rcvbuf(CappedSocket(), 4 << 20)  # type: ignore[arg-type]
+    with Observer() as observer:  # root here: SO_RCVBUFFORCE grants it
+        observer.check()

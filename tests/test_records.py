@@ -134,3 +134,13 @@ def test_cli_exit_codes(written: tuple[Path, int], tmp_path: Path, capsys: pytes
     assert "intact" in capsys.readouterr().out
     assert main(["verify-records", str(tmp_path / "absent.img"), "--upto", "1", "--ring", "4"]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_each_record_carries_the_boot_that_wrote_it(written: tuple[Path, int]) -> None:
+    image, upto = written
+    boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip().replace("-", "")
+    mine = verify(image, upto=upto, ring=RING, boot_id=boot)
+    assert mine.ok and mine.boot_id == boot, mine.summary()
+    theirs = verify(image, upto=upto, ring=RING, boot_id="00" * 16)
+    assert not theirs.ok and theirs.foreign == list(range(theirs.first_checked, upto + 1))
+    assert "overwritten by another boot" in theirs.summary()
