@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from harness.budgets import Budget
 from harness.controls.control import Control
-from harness.controls.quiet import guest_pid_command, measure, prepare
+from harness.controls.quiet import PID_FILE, measure, prepare
 from harness.expectations import Expectations
 from harness.lab import Lab
 from harness.observer import Observer
@@ -18,6 +18,10 @@ from harness.run_record import RunRecord
 from harness.verdicts import FREEZE, PLANTED
 
 OVER_BUDGET_MS = 3000  # the pause exceeds the freeze budget by this much
+
+
+def pause_command(seconds: float) -> str:
+    return f"sudo sh -c 'pid=$(cat {PID_FILE}) && kill -STOP $pid && sleep {seconds:.3f}; kill -CONT $pid'"
 
 
 def run(
@@ -29,9 +33,8 @@ def run(
 
     def strike() -> None:
         progress(f"  control freeze: the guest's QEMU on {before.guest} stopped for {pause_ms:.0f} ms")
-        # One command on the vnode, so the pause is timed there, not across SSH.
-        stop, resume = guest_pid_command("STOP"), guest_pid_command("CONT")
-        lab.ssh(before.guest, f"{stop} && sleep {pause_ms / 1000:.3f}; {resume}")
+        # One shell on the vnode, so the pause is timed there, not across SSH or sudo.
+        lab.ssh(before.guest, pause_command(pause_ms / 1000))
 
     measure(lab, observer, record, "guest stopped (SIGSTOP)", strike, before, progress)
     return Expectations(end=before, budget=budget, planted_freeze_ms=pause_ms)

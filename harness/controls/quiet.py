@@ -40,6 +40,9 @@ def measure(
     window.collect(lab, run, end, migrated_to)
 
 
+PID_FILE = "/run/libvirt/qemu/guest.pid"  # libvirt's: the guest's QEMU found by its pid, never by a name
+
+
 def guest_pid_command(signal: str) -> str:
-    """Signal the guest's QEMU on this vnode, found by libvirt's pid file (not by a name)."""
-    return f"sudo sh -c 'kill -{signal} \"$(cat /run/libvirt/qemu/guest.pid)\"'"
+    """Signal the guest's QEMU on this vnode."""
+    return f"sudo sh -c 'kill -{signal} \"$(cat {PID_FILE})\"'"
