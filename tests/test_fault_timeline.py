@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from harness.faults import FAULTS, fault_events, plan
+from harness.faults import FAULTS, Strike
 from harness.heartbeat import Heartbeat
 from harness.lab_config import LabConfig
 from harness.observer import Sample
@@ -38,7 +38,12 @@ def lab(tmp_path: Path) -> SimpleNamespace:
 def test_each_fault_strikes_the_serving_node_and_expects_the_survivor(
     lab: SimpleNamespace, fault: str, victim: str | None, end: Placement
 ) -> None:
-    assert plan(lab, FAULTS[fault], Placement("vnode2", "nas2")) == (victim, end)
+    assert FAULTS[fault].plan(lab, Placement("vnode2", "nas2")) == (victim, end)  # type: ignore[arg-type]
+
+
+def strike(lab: SimpleNamespace, run: RunRecord, victim: str | None, expected: Placement) -> Strike:
+    assert run.before is not None
+    return Strike(lab, None, run, run.before, victim, expected, 60, print, "old")  # type: ignore[arg-type]
 
 
 def beats(boot: str, start_s: float, end_s: float, ack0: int = 1) -> list[Sample]:
@@ -61,7 +66,7 @@ def test_a_nas_crash_is_read_as_detection_promotion_and_service(lab: SimpleNames
         Change(137 * S, "nas", "nfs_unblock", "Starting nas1", "Started nas1"),
     ]
     lab.ssh = lambda node, command: ""  # the fencer logged nothing: no time rather than a wrong one
-    events = fault_events(run, FAULTS["nas_crash"], "nas2", Placement("vnode2", "nas1"), lab)
+    events = FAULTS["nas_crash"].events(run, strike(lab, run, "nas2", Placement("vnode2", "nas1")))
     assert events == {"detected_s": 12.0, "fenced_s": None, "promoted_s": 30.0, "served_s": 37.0}
 
 
@@ -80,7 +85,7 @@ def test_a_hypervisor_crash_is_read_as_a_restart_with_its_new_boot(lab: SimpleNa
         f"{day + 115}.250000 vnode3 pacemaker-fenced[1365]:  notice: Operation 'reboot' targeting vnode2 by vnode3 "
         "for pacemaker-controld.1369@vnode3: OK (complete)\n"
     )
-    events = fault_events(run, FAULTS["hypervisor_crash"], "vnode2", Placement("vnode3", "nas2"), lab)
+    events = FAULTS["hypervisor_crash"].events(run, strike(lab, run, "vnode2", Placement("vnode3", "nas2")))
     assert events == {"detected_s": 12.0, "fenced_s": 15.2, "guest_started_s": 40.0, "heartbeats_back_s": 60.0}
 
 
@@ -95,5 +100,5 @@ def test_a_replication_cut_is_read_as_peer_lost_then_reconnected(lab: SimpleName
         Change(171 * S, "drbd nas1", "connection", "WFConnection", "SyncSource"),
         Change(175 * S, "drbd nas1", "connection", "SyncSource", "Connected"),
     ]
-    events = fault_events(run, FAULTS["replication_cut"], None, Placement("vnode3", "nas1"), lab)
+    events = FAULTS["replication_cut"].events(run, strike(lab, run, None, Placement("vnode3", "nas1")))
     assert events == {"peer_lost_s": 11.0, "reconnected_s": 75.0}
