@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from harness.faults.crash import crash_and_repair
 from harness.faults.fault import Fault, Strike
-from harness.faults.reading import detected, fenced_at, first_change, heartbeats_back
+from harness.faults.reading import crashed, first_change, heartbeats_back
 from harness.lab import Lab
 from harness.placement import Placement, other_node
 from harness.run_record import RunRecord
@@ -22,8 +22,7 @@ def events(run: RunRecord, s: Strike) -> dict[str, float | None]:
     assert s.victim is not None
     target = s.expected.guest
     return {
-        "detected_s": detected(run, s.victim),
-        "fenced_s": fenced_at(s.lab, s.victim, target, run),
+        **crashed(s.lab, run, s.victim, target),
         "guest_started_s": first_change(run, lambda src, key, new: src == "hv" and key == "guest"
                                         and new == f"Started {target}"),
         **heartbeats_back(run),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from harness.faults.crash import crash_and_repair
 from harness.faults.fault import Fault, Strike
-from harness.faults.reading import detected, fenced_at, first_change
+from harness.faults.reading import crashed, first_change
 from harness.lab import Lab
 from harness.placement import Placement, other_node
 from harness.run_record import RunRecord
@@ -22,8 +22,7 @@ def events(run: RunRecord, s: Strike) -> dict[str, float | None]:
     assert s.victim is not None
     survivor = s.expected.nfs
     return {
-        "detected_s": detected(run, s.victim),
-        "fenced_s": fenced_at(s.lab, s.victim, survivor, run),
+        **crashed(s.lab, run, s.victim, survivor),
         "promoted_s": first_change(run, lambda src, key, new: src == f"drbd {survivor}" and key == "role"
                                    and new == "Primary"),
         "served_s": first_change(run, lambda src, key, new: src == "nas" and key == "nfs_unblock"

@@ -17,8 +17,12 @@ def first_change(run: RunRecord, match: Callable[[str, str, str], bool]) -> floa
     return None
 
 
-def detected(run: RunRecord, victim: str) -> float | None:
-    return first_change(run, lambda _s, key, new: key == f"node {victim}" and new == "offline")
+def crashed(lab: Lab, run: RunRecord, victim: str, survivor: str) -> dict[str, float | None]:
+    """A crash's first steps: the survivor's cluster saw the victim offline, then fenced it."""
+    return {
+        "detected_s": first_change(run, lambda _s, key, new: key == f"node {victim}" and new == "offline"),
+        "fenced_s": fenced_at(lab, victim, survivor, run),
+    }
 
 
 def heartbeats_back(run: RunRecord) -> dict[str, float | None]:
