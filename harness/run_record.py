@@ -1,7 +1,7 @@
 """One record type for every measured run (a move, a fault, a control): what happened, on the host's clock.
 
 Running a scenario fills a `RunRecord`; judging reads only the record and what the
-scenario expected (`verdicts.judge`), so a run can be judged again from its file.
+scenario expected (`verdicts.judge`), never the lab or the scenario's code.
 """
 
 from __future__ import annotations

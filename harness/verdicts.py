@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from harness.expectations import Expectations
+from harness.placement import NFS_GROUP
 from harness.run_record import RunRecord
 from harness.timeline import Analysis
 
@@ -206,26 +207,24 @@ def nfs_outage(run: RunRecord, expect: Expectations) -> tuple[int | None, int | 
     return closed, served
 
 
-def switchover_ns(run: RunRecord, expect: Expectations) -> int | None:
-    """The end of the migration's switchover: migrate_to's end on the source (libvirt's job completed)."""
-    if expect.migration is None:
-        return None
-    source = expect.migration[0]
-    done = [x for x in run.actions if x.resource == "guest" and x.operation == "migrate_to" and x.node == source]
-    return done[-1].ended_ns if done else None
-
-
 def _order(run: RunRecord, expect: Expectations, a: Analysis) -> Verdict | None:
+    """The NFS move was requested only once the guest ran again after the migration's switchover.
+
+    In the safe order the switchover is the run's largest freeze (the NFS outage stalls the disk,
+    not the heartbeats); the NFS service cannot stop before its move was requested, and the
+    request's time is the host's own, unlike Pacemaker's whole-second operation times.
+    """
     if not expect.nfs_stop_after_switchover:
         return None
-    switched = switchover_ns(run, expect)
-    stops = [x.started_ns for x in run.actions if x.operation == "stop" and x.resource.startswith(("nfs", "drbd"))]
-    first_stop = min(stops, default=None)
-    ok = switched is not None and first_stop is not None and first_stop >= switched
+    requested = next((c.started_ns for c in run.commands if f"--resource {NFS_GROUP} " in c.command), None)
+    longest = max(a.freezes, key=lambda w: w.gap_ms, default=None)
+    resumed = longest.end_ns if longest is not None else None
+    ok = requested is not None and resumed is not None and requested >= resumed
     return Verdict(
         ORDER,
         ok,
-        f"switchover ended {_at(switched, run)}, the NFS service's first stop began {_at(first_stop, run)}",
+        f"the guest ran again after the switchover (its largest freeze, {a.largest_freeze_ms:.0f} ms) "
+        f"{_at(resumed, run)}, the NFS move was requested {_at(requested, run)}",
     )
 
 

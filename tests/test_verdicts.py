@@ -20,7 +20,7 @@ from harness.cluster import Failure, Location
 from harness.drbd import DrbdState
 from harness.expectations import Expectations
 from harness.moves import SCENARIOS
-from harness.placement import Placement
+from harness.placement import Command, Placement
 from harness.records import MAGIC, SIZE, Verification, verify_boots
 from harness.run_record import Action, RunRecord
 from harness.timeline import analyze, noise
@@ -174,8 +174,14 @@ def test_no_freeze_budget_above_ten_seconds_but_where_the_guest_restarts() -> No
         assert load_budget(accel, "both_move").freeze_ms <= load_budget(accel, "hypervisor_move").freeze_ms
 
 
-def both_run(stop_at_ms: float, switchover_end_ms: float = 2000) -> RunRecord:
+def both_run(stop_at_ms: float, switchover_end_ms: float = 2000, nfs_requested_ms: float | None = None) -> RunRecord:
+    """The migration's switchover freezes the guest 2000-2150 ms; the NFS move is requested at `nfs_requested_ms`."""
     run = good_run()
+    requested = int((nfs_requested_ms if nfs_requested_ms is not None else stop_at_ms - 200) * MS)
+    run.commands = [
+        Command("vnode3", "sudo crm_resource --move --resource guest --node vnode2", 1000 * MS, 2900 * MS, ""),
+        Command("nas1", "sudo crm_resource --move --resource nfs --node nas2", requested, 9000 * MS, ""),
+    ]
     run.scenario, run.before, run.after = "both_move", Placement("vnode3", "nas1"), Placement("vnode2", "nas2")
     run.guest_states = {"vnode3": None, "vnode2": "running"}
     run.actions = [
@@ -190,7 +196,10 @@ def test_both_move_in_the_safe_order_fails_when_the_nfs_stop_begins_before_the_s
     expect = SCENARIOS["both_move"].expectations(Budget(5000, 900_000))
     assert expect.freeze_budget and expect.nfs_stop_after_switchover
     assert failed(both_run(stop_at_ms=2500), expect) == []
+    # Requested while the migration was still copying: the NFS stop may beat the switchover.
     assert failed(both_run(stop_at_ms=1800), expect) == [ORDER]
+    # Requested during the switchover's own freeze (the guest not yet running on the target).
+    assert failed(both_run(stop_at_ms=2500, nfs_requested_ms=2100), expect) == [ORDER]
 
 
 def outage_run(stop_ms: float, resume_ms: float, served_ms: float) -> RunRecord:
