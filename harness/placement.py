@@ -106,7 +106,8 @@ def move(lab: Lab, moves: dict[str, str], timeout_s: int, switchover_in_outage: 
     """Start the moves ({"guest": "vnode3", "nfs": "nas1"}); return once every one returned.
 
     Both at once, the operator's safe order: the migration first, the NFS move once the
-    migration's switchover is over (the guest runs on its destination). At switchover the
+    migration's switchover is over (the guest runs on its destination and libvirt's job
+    completed on the source). At switchover the
     source stops the guest and flushes its disk; with the NFS server away that flush waits on
     the hard mount and the guest stays stopped until NFS serves again. The moves still overlap:
     the migration's end (migrate_from, the source's stop) runs while the storage moves.
@@ -134,6 +135,8 @@ def move(lab: Lab, moves: dict[str, str], timeout_s: int, switchover_in_outage: 
         try:
             threads["guest"].start()
             wait_for_guest(lab, moves["guest"], threads["guest"], timeout_s, running=not switchover_in_outage)
+            if not switchover_in_outage:
+                wait_for_source_done(lab, source, threads["guest"], timeout_s)
             if errors:  # the migration's command failed: moving the storage too would only hide it
                 threads["guest"].join()
                 raise errors[0]
@@ -200,6 +203,24 @@ def wait_for_guest(lab: Lab, vnode: str, migration: threading.Thread, timeout_s:
     except LabError as err:
         migration.join()
         raise LabError(f"{err}; the NFS move was not started") from err
+    finally:
+        conn.close()
+
+
+def wait_for_source_done(lab: Lab, vnode: str, migration: threading.Thread, timeout_s: int) -> None:
+    """Until libvirt's job completed on the source (the guest no longer active there), or the command ended.
+
+    The guest runs on the destination a few seconds before that; starting the NFS move only
+    then leaves the switchover's own freeze well clear of it, on any clock.
+    """
+    conn = hypervisor.connect(lab.ssh_config(), vnode)
+    try:
+        wait_for(
+            f"the guest's migration's end on its source {vnode}",
+            timeout_s,
+            lambda: not migration.is_alive() or not hypervisor.guest_active(conn),
+            every_s=0.5,
+        )
     finally:
         conn.close()
 

@@ -30,6 +30,7 @@ class FakeLab:
         self.refuse = refuse
         self.arrives = arrives
         self.arrived = threading.Event()
+        self.gone = threading.Event()
         self.polls = 0
 
     def add(self, event: str) -> None:
@@ -42,10 +43,17 @@ class FakeLab:
         if what == self.refuse:
             raise LabError(f"{what} move refused")
         if what == "guest":
-            self.arrived.wait(MIGRATION_S)
+            self.gone.wait(MIGRATION_S)  # the command returns once libvirt's job completed on the source
         return Command(node, command, 0, 1, "")
 
     def guest_active(self, conn: SimpleNamespace) -> bool:
+        if conn.node == "vnode3":  # the source: active until the switchover, then gone a poll later
+            gone = self.arrived.is_set() and self.polls >= 4
+            if gone and "guest gone from vnode3" not in self.events:
+                self.add("guest gone from vnode3")
+                self.gone.set()
+            self.polls += self.arrived.is_set()
+            return not gone
         if self.arrives and "guest started" in self.events and "guest defined on" not in " ".join(self.events):
             self.add(f"guest defined on {conn.node}")
         return self.arrives and "guest started" in self.events
@@ -99,8 +107,14 @@ def lab_of(fake: FakeLab) -> SimpleNamespace:
 def test_the_nfs_move_starts_after_the_migrations_switchover(fake: Callable[..., FakeLab]) -> None:
     lab = fake()
     commands = placement.move(lab_of(lab), {"guest": "vnode2", "nfs": "nas2"}, 60)  # type: ignore[arg-type]
-    # Defined on the destination (prepare) is not enough: the guest must run there.
-    assert lab.events == ["guest started", "guest defined on vnode2", "guest running on vnode2", "nfs started"]
+    # Defined on the destination (prepare) is not enough: the guest must run there and be gone from the source.
+    assert lab.events == [
+        "guest started",
+        "guest defined on vnode2",
+        "guest running on vnode2",
+        "guest gone from vnode3",
+        "nfs started",
+    ]
     assert [c.node for c in commands] == ["hv-node", "nas-node"]
 
 
@@ -131,7 +145,7 @@ def test_one_move_alone_waits_for_nothing(
     fake: Callable[..., FakeLab], monkeypatch: pytest.MonkeyPatch, what: str, target: str
 ) -> None:
     lab = fake()
-    lab.arrived.set()  # a lone migration's fake ends at once
+    lab.gone.set()  # a lone migration's fake ends at once
 
     def no_libvirt(_config: Path, _node: str) -> None:
         raise AssertionError("a single move has nothing to wait for")
