@@ -194,16 +194,22 @@ def _disk_stall(run: RunRecord, expect: Expectations, a: Analysis) -> Verdict:
 
 
 def nfs_outage(run: RunRecord, expect: Expectations) -> tuple[int | None, int | None]:
-    """When the NFS port closed on the old server and when the new one served, as the watcher saw them."""
-    closed = served = None
+    """When the NFS port closed on the old server and when the new one served (its unblock done).
+
+    Pacemaker's own operation times first (whole seconds, node clocks corrected); the watcher's
+    crm_mon polls, seconds late on a loaded TCG node, only where the operations are missing.
+    """
+    unblock = [x for x in run.actions if x.resource == "nfs_unblock" and x.rc == 0]
+    old = run.before.nfs if run.before is not None else None
+    closed = next((x.started_ns for x in unblock if x.operation == "stop" and x.node == old), None)
+    served = next((x.ended_ns for x in unblock if x.operation == "start" and x.node == expect.end.nfs), None)
     for change in run.changes:
         if change.host_ns < run.started_ns or change.source != "nas" or change.key != "nfs_unblock":
             continue
-        if closed is None and run.before is not None and change.new != f"Started {run.before.nfs}":
+        if closed is None and old is not None and change.new != f"Started {old}":
             closed = change.host_ns
-        if change.new == f"Started {expect.end.nfs}" and closed is not None:
+        if served is None and closed is not None and change.new == f"Started {expect.end.nfs}":
             served = change.host_ns
-            break
     return closed, served
 
 

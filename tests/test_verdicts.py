@@ -218,10 +218,12 @@ def outage_run(stop_ms: float, resume_ms: float, served_ms: float) -> RunRecord:
     run.samples += [beat(stop + 1 + i, resume_ms + i * 5, last_ack=100 + stop // 10 + i // 10) for i in range(800)]
     run.ended_ns = run.samples[-1].host_ns
     run.idle_ns = int(resume_ms * MS)
+    # The watcher sees both late; Pacemaker's own times are what count.
     run.changes = [
-        Change(1200 * MS, "nas", "nfs_unblock", "Started nas2", "Stopping nas2"),
-        Change(int(served_ms * MS), "nas", "nfs_unblock", "Starting nas1", "Started nas1"),
+        Change(5200 * MS, "nas", "nfs_unblock", "Started nas2", "Stopping nas2"),
+        Change(int((served_ms + 8000) * MS), "nas", "nfs_unblock", "Starting nas1", "Started nas1"),
     ]
+    run.actions.append(Action("nfs_unblock", "nas1", "start", 0, int((served_ms - 800) * MS), int(served_ms * MS)))
     run.verifications = [Verification(100 + (stop + 800) // 10, 100, 300, boot_id=BOOT)]
     return finish(run)
 
@@ -235,6 +237,10 @@ def test_the_outage_run_is_judged_by_its_own_verdicts_not_a_freeze_budget() -> N
     assert failed(outage_run(stop_ms=1500, resume_ms=61_500, served_ms=41_500), expect) == [OUTAGE_RESUME]
     # A freeze that began before the port closed is not the outage kind the run names.
     assert failed(outage_run(stop_ms=1000, resume_ms=61_500, served_ms=58_500), expect) == [OUTAGE_RESUME]
+    # Without Pacemaker's operations the watcher's late view is used (here: closed only at 5.2 s).
+    late = outage_run(stop_ms=1500, resume_ms=61_500, served_ms=58_500)
+    late.actions = [x for x in late.actions if x.resource != "nfs_unblock"]
+    assert failed(late, expect) == [OUTAGE_RESUME]
 
 
 def record_block(seq: int, boot: str) -> bytes:
