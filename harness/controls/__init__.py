@@ -13,9 +13,8 @@ from harness.controls.control import Control
 
 CONTROLS: dict[str, Control] = {}
 for _module in pkgutil.iter_modules(__path__):
-    if _module.name in ("control", "quiet"):
-        continue
-    _found = importlib.import_module(f"{__name__}.{_module.name}").CONTROL
-    CONTROLS[_found.name] = _found
+    _found = getattr(importlib.import_module(f"{__name__}.{_module.name}"), "CONTROL", None)
+    if isinstance(_found, Control):  # helper modules define none
+        CONTROLS[_found.name] = _found
 
 __all__ = ["CONTROLS", "Control"]
