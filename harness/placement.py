@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import libvirt
+
 from harness import hypervisor
 from harness.cluster import ClusterState, Location, leftovers, locations_from_cib
 from harness.drbd import DrbdState, parse_proc_drbd
@@ -134,9 +136,12 @@ def move(lab: Lab, moves: dict[str, str], timeout_s: int, switchover_in_outage: 
             set_migration_speed(lab, source, HELD_MIBS)
         try:
             threads["guest"].start()
-            wait_for_guest(lab, moves["guest"], threads["guest"], timeout_s, running=not switchover_in_outage)
-            if not switchover_in_outage:
-                wait_for_source_done(lab, source, threads["guest"], timeout_s)
+            target, migration = moves["guest"], threads["guest"]
+            if switchover_in_outage:
+                wait_on_migration(lab, target, migration, timeout_s, "defined (prepare step)", _defined)
+            else:
+                wait_on_migration(lab, target, migration, timeout_s, "running (switchover over)", _running)
+                wait_on_migration(lab, source, migration, timeout_s, "gone (libvirt's job completed)", _gone)
             if errors:  # the migration's command failed: moving the storage too would only hide it
                 threads["guest"].join()
                 raise errors[0]
@@ -180,47 +185,45 @@ def nfs_port_closed(lab: Lab) -> bool:
     return not cluster_state(lab, "nas").where("nfs_unblock")
 
 
-def wait_for_guest(lab: Lab, vnode: str, migration: threading.Thread, timeout_s: int, running: bool) -> None:
-    """Until the guest is on `vnode` (`running`: its switchover is over, it runs there; else: the
-    destination defined it, the migration's prepare step), or the migration's command ended.
+def _defined(conn: libvirt.virConnect) -> bool:
+    return hypervisor.guest_active(conn)
+
+
+def _running(conn: libvirt.virConnect) -> bool:
+    return hypervisor.guest_state(conn) == "running"
+
+
+def _gone(conn: libvirt.virConnect) -> bool:
+    return not hypervisor.guest_active(conn)
+
+
+def wait_on_migration(
+    lab: Lab,
+    vnode: str,
+    migration: threading.Thread,
+    timeout_s: int,
+    what: str,
+    done: Callable[[libvirt.virConnect], bool],
+) -> None:
+    """Until `done` holds for libvirt on `vnode`, or the migration's command ended (either way).
 
     The destination defines the domain in the prepare step, which comes after the source's
     first step (libvirt's MigrateBegin3, where QEMU queries its block devices): from then on
     the source no longer needs the guest's storage to start the migration, only to finish it.
+    The guest runs on the destination a few seconds before libvirt's job completed on the
+    source: waiting for both leaves the switchover's own freeze well clear of the NFS move.
     """
     conn = hypervisor.connect(lab.ssh_config(), vnode)
-    arrived = (
-        (lambda: hypervisor.guest_state(conn) == "running") if running else (lambda: hypervisor.guest_active(conn))
-    )
-    what = "switchover" if running else "arrival"
     try:
         wait_for(
-            f"the guest's migration's {what} at {vnode}",
+            f"the guest's migration: {what} on {vnode}",
             timeout_s,
-            lambda: not migration.is_alive() or arrived(),
+            lambda: not migration.is_alive() or done(conn),
             every_s=0.5,
         )
     except LabError as err:
         migration.join()
         raise LabError(f"{err}; the NFS move was not started") from err
-    finally:
-        conn.close()
-
-
-def wait_for_source_done(lab: Lab, vnode: str, migration: threading.Thread, timeout_s: int) -> None:
-    """Until libvirt's job completed on the source (the guest no longer active there), or the command ended.
-
-    The guest runs on the destination a few seconds before that; starting the NFS move only
-    then leaves the switchover's own freeze well clear of it, on any clock.
-    """
-    conn = hypervisor.connect(lab.ssh_config(), vnode)
-    try:
-        wait_for(
-            f"the guest's migration's end on its source {vnode}",
-            timeout_s,
-            lambda: not migration.is_alive() or not hypervisor.guest_active(conn),
-            every_s=0.5,
-        )
     finally:
         conn.close()
 
