@@ -15,10 +15,10 @@ from harness import placement, window
 from harness.budgets import Budget
 from harness.expectations import Expectations
 from harness.lab import Lab
-from harness.lab_config import TIMINGS
 from harness.observer import Observer
 from harness.placement import Placement
 from harness.run_record import RunRecord
+from harness.window import move_timeout_s
 
 RESUME_AFTER_SERVED_S = 10.0  # the outage kind: the guest runs again this soon after NFS serves
 
@@ -61,12 +61,6 @@ SCENARIOS = {
 }
 
 
-def move_timeout_s(accel: str) -> int:
-    """The slowest move: a group move plus a migration that waits out the storage."""
-    timings = TIMINGS[accel]
-    return 3 * timings.start_timeout_s + timings.migrate_timeout_s
-
-
 def run_move(
     lab: Lab,
     observer: Observer,
@@ -80,7 +74,6 @@ def run_move(
     placement.reach(lab, scenario.start, timeout_s, progress)
     observer.set_load(run.load_mibs)
     run.ack_before = window.wait_for_disk_progress(observer, timeout_s=120)
-    clusters = {role: placement.control_node(lab, role) for role in ("hv", "nas")}
     if scenario.switchover_in_outage:
         run.notes.append(
             "the switchover made to land inside the NFS outage (migration held to 1 MiB/s until the port closed): "
@@ -95,7 +88,7 @@ def run_move(
         observer.mark("move commands returned")
         placement.wait_idle(lab, timeout_s)
 
-    window.record(lab, observer, run, clusters, "move requested", move, progress)
+    window.record(lab, observer, run, "move requested", move, progress)
     migrated_to = scenario.end.guest if "guest" in scenario.moves else None
     window.collect(lab, run, scenario.end, migrated_to)
     return scenario.expectations(budget)

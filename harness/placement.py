@@ -58,9 +58,10 @@ class Command:
         return (self.ended_ns - self.started_ns) / 1e9
 
 
-def control_node(lab: Lab, role: str) -> str:
-    """The node that cluster commands of a role ("hv", "nas") run on: the first one that is up."""
-    up = [n.name for n in lab.config.nodes(role) if n.name not in lab.down]
+def control_node(lab: Lab, role: str, avoid: str | None = None) -> str:
+    """The node that cluster commands of a role ("hv", "nas") run on: the first one that is up
+    (and is not `avoid`, a node about to be struck down)."""
+    up = [n.name for n in lab.config.nodes(role) if n.name not in lab.down and n.name != avoid]
     if not up:
         raise LabError(f"every {role} node is down ({sorted(lab.down)}): start one with 'virsh start'")
     return up[0]

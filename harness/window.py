@@ -29,17 +29,36 @@ CLOSE_WAIT_S = 5.0  # a guest silent this long at the window's end did not come 
 DISK_RESUME_S = 180.0  # how long an idle lab may take to let the guest write again
 
 
+def move_timeout_s(accel: str) -> int:
+    """The slowest move: a group move plus a migration that waits out the storage."""
+    timings = TIMINGS[accel]
+    return 3 * timings.start_timeout_s + timings.migrate_timeout_s
+
+
+def prepare(lab: Lab, observer: Observer, run: RunRecord, kind: str) -> Placement:
+    """The lab idle and without leftovers, the guest's load set and its disk writing; where things are."""
+    run.kind = kind
+    timeout_s = move_timeout_s(run.accel)
+    placement.wait_idle(lab, timeout_s)
+    placement.remove_constraints(lab, placement.leftover_constraints(lab))
+    run.before = placement.current(lab)
+    observer.set_load(run.load_mibs)
+    run.ack_before = wait_for_disk_progress(observer, timeout_s=120)
+    return run.before
+
+
 def record(
     lab: Lab,
     observer: Observer,
     run: RunRecord,
-    clusters: dict[str, str],
     label: str,
     act: Callable[[], None],
     progress: Callable[[str], None] = print,
+    avoid: str | None = None,
 ) -> int:
-    """Watch the clusters (crm_mon on `clusters`' nodes, DRBD on the NAS) and the guest while `act` runs
-    and the clusters settle; fill the run's timeline. Returns the window's start on the host's clock."""
+    """Watch the clusters (crm_mon on a node of each, never `avoid`; DRBD on the NAS) and the guest while
+    `act` runs and the clusters settle; fill the run's timeline. Returns the window's start on the host's clock."""
+    clusters = {role: placement.control_node(lab, role, avoid) for role in ("hv", "nas")}
     run.clock_offsets_ms = {
         n.name: lab.clock_offset_ns(n.name) / 1e6 for n in lab.config.nodes() if n.name not in lab.down
     }

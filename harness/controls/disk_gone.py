@@ -12,7 +12,7 @@ from collections.abc import Callable
 from harness import window
 from harness.budgets import Budget
 from harness.controls.control import Control
-from harness.controls.quiet import measure, prepare
+from harness.controls.quiet import measure
 from harness.expectations import Expectations
 from harness.lab import Lab
 from harness.observer import Observer
@@ -29,7 +29,7 @@ def rule(vip: str) -> str:
 def run(
     lab: Lab, observer: Observer, record: RunRecord, budget: Budget, progress: Callable[[str], None]
 ) -> Expectations:
-    before = prepare(lab, observer, record)
+    before = window.prepare(lab, observer, record, "control")
     blocked = rule(lab.config.vip)
 
     def strike() -> None:

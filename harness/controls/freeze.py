@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from harness import window
 from harness.budgets import Budget
 from harness.controls.control import Control
-from harness.controls.quiet import PID_FILE, measure, prepare
+from harness.controls.quiet import PID_FILE, measure
 from harness.expectations import Expectations
 from harness.lab import Lab
 from harness.observer import Observer
@@ -27,7 +28,7 @@ def pause_command(seconds: float) -> str:
 def run(
     lab: Lab, observer: Observer, record: RunRecord, budget: Budget, progress: Callable[[str], None]
 ) -> Expectations:
-    before = prepare(lab, observer, record)
+    before = window.prepare(lab, observer, record, "control")
     pause_ms = budget.freeze_ms + OVER_BUDGET_MS
     record.events["planted_pause_ms"] = pause_ms
 

@@ -12,11 +12,11 @@ from collections.abc import Callable
 from harness import placement
 from harness.budgets import Budget
 from harness.controls.control import Control
-from harness.controls.quiet import prepare
 from harness.expectations import Expectations
 from harness.faults import FAULTS, run_fault
 from harness.lab import Lab
 from harness.observer import Observer
+from harness.placement import Placement
 from harness.run_record import RunRecord
 from harness.verdicts import RECORDS
 
@@ -27,14 +27,15 @@ EXPORT = "/srv/nfs/export"
 def run(
     lab: Lab, observer: Observer, record: RunRecord, budget: Budget, progress: Callable[[str], None]
 ) -> Expectations:
-    before = prepare(lab, observer, record)
     clients = [lab.config.lab_ip(n.offset) for n in lab.config.nodes("hv")]
-    progress(f"  control lost_writes: the export on {before.nfs} switched to async, then {before.nfs} powered off")
-    for client in clients:
-        # In place, as the kernel's export table: the cluster's exportfs monitor still finds the export.
-        lab.ssh(before.nfs, f"sudo exportfs -o {ASYNC} {client}:{EXPORT}")
-    expect = run_fault(lab, observer, FAULTS["nas_crash"], record, budget, progress)
-    record.kind = "control"
+
+    def plant(before: Placement) -> None:
+        progress(f"  control lost_writes: the export on {before.nfs} switched to async, then {before.nfs} powered off")
+        for client in clients:
+            # In place, as the kernel's export table: the cluster's exportfs monitor still finds the export.
+            lab.ssh(before.nfs, f"sudo exportfs -o {ASYNC} {client}:{EXPORT}")
+
+    expect = run_fault(lab, observer, FAULTS["nas_crash"], record, budget, progress, plant)
     placement.remove_constraints(lab, placement.leftover_constraints(lab))
     return expect
 

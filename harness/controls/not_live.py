@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from harness import placement
+from harness import placement, window
 from harness.budgets import Budget
 from harness.controls.control import Control
-from harness.controls.quiet import measure, prepare
+from harness.controls.quiet import measure
 from harness.expectations import Expectations
 from harness.lab import Lab
-from harness.moves import move_timeout_s
 from harness.observer import Observer
 from harness.placement import Placement
 from harness.run_record import RunRecord
 from harness.verdicts import MIGRATED, SAME_BOOT
+from harness.window import move_timeout_s
 
 
 def allow_migrate(lab: Lab, value: str) -> None:
@@ -26,7 +26,7 @@ def allow_migrate(lab: Lab, value: str) -> None:
 def run(
     lab: Lab, observer: Observer, record: RunRecord, budget: Budget, progress: Callable[[str], None]
 ) -> Expectations:
-    before = prepare(lab, observer, record)
+    before = window.prepare(lab, observer, record, "control")
     target = placement.other_node(lab, "hv", before.guest)
     end = Placement(target, before.nfs)
     timeout_s = move_timeout_s(record.accel)

@@ -8,23 +8,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from harness import placement
+from harness import placement, window
 from harness.budgets import Budget
 from harness.controls.control import Control
-from harness.controls.quiet import guest_pid_command, measure, prepare
+from harness.controls.quiet import guest_pid_command, measure
 from harness.expectations import Expectations
 from harness.faults import wait_for_new_boot
 from harness.lab import Lab
-from harness.moves import move_timeout_s
 from harness.observer import Observer
 from harness.run_record import RunRecord
 from harness.verdicts import SAME_BOOT
+from harness.window import move_timeout_s
 
 
 def run(
     lab: Lab, observer: Observer, record: RunRecord, budget: Budget, progress: Callable[[str], None]
 ) -> Expectations:
-    before = prepare(lab, observer, record)
+    before = window.prepare(lab, observer, record, "control")
     old_boot = observer.samples[-1].hb.boot_id
     timeout_s = move_timeout_s(record.accel)
 

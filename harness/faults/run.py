@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from harness import placement, window
+from harness import window
 from harness.budgets import Budget
 from harness.expectations import Expectations
 from harness.faults.fault import Fault, Strike
 from harness.lab import Lab
-from harness.moves import move_timeout_s
 from harness.observer import Observer
-from harness.placement import other_node
+from harness.placement import Placement
 from harness.run_record import RunRecord
+from harness.window import move_timeout_s
 
 
 def run_fault(
@@ -27,20 +27,17 @@ def run_fault(
     run: RunRecord,
     budget: Budget,
     progress: Callable[[str], None] = print,
+    plant: Callable[[Placement], None] | None = None,
 ) -> Expectations:
-    """Strike, recover, repair, measure; fill `run` as it goes. Returns what the run must show."""
+    """Strike, recover, repair, measure; fill `run` as it goes. Returns what the run must show.
+
+    `plant` changes the lab where it stands just before the window opens (a control's doing).
+    """
     timeout_s = move_timeout_s(run.accel)
-    run.kind = "fault"
-    placement.wait_idle(lab, timeout_s)
-    placement.remove_constraints(lab, placement.leftover_constraints(lab))
-    before = placement.current(lab)
+    before = window.prepare(lab, observer, run, "fault" if plant is None else "control")
     victim, expected = fault.plan(lab, before)
-    run.before = before
-    observer.set_load(run.load_mibs)
-    run.ack_before = window.wait_for_disk_progress(observer, timeout_s=120)
-    clusters = {role: placement.control_node(lab, role) for role in ("hv", "nas")}
-    if victim is not None:
-        clusters[fault.role] = other_node(lab, fault.role, victim)
+    if plant is not None:
+        plant(before)
     strike = Strike(lab, observer, run, before, victim, expected, timeout_s, progress, observer.samples[-1].hb.boot_id)
 
     def act() -> None:
@@ -48,7 +45,7 @@ def run_fault(
         fault.strike(strike)
 
     try:
-        window.record(lab, observer, run, clusters, f"{fault.name} struck", act, progress)
+        window.record(lab, observer, run, f"{fault.name} struck", act, progress, avoid=victim)
         window.collect(lab, run, expected, expected.guest if fault.migrates else None)
         run.events = fault.events(run, strike) | run.events
     finally:
