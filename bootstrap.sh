@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install what this project needs on a Debian 12 host, then tox: the tests'
-# tools below and the lab's (provision/host-packages). Installs only what is
+# tools below and the lab's (provision/host/host-packages). Installs only what is
 # missing; safe to run again. Daemons are started by `ha-lab doctor --fix`.
 set -euo pipefail
 
@@ -13,7 +13,7 @@ packages=(
 	python3-venv
 )
 here=$(cd "$(dirname "$0")" && pwd)
-mapfile -t -O "${#packages[@]}" packages < <(sed 's/#.*//' "$here/provision/host-packages" | tr -s ' \t' '\n' | grep .)
+mapfile -t -O "${#packages[@]}" packages < <(sed 's/#.*//' "$here/provision/host/host-packages" | tr -s ' \t' '\n' | grep .)
 
 missing=()
 for pkg in "${packages[@]}"; do

@@ -23,9 +23,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness.calibration import calibrate
-from harness.guest_image import build_guest_image, build_probe
-from harness.local_migration import GuestDidNotResume, migrate_locally
+from harness.host.guest_image import build_guest_image, build_probe
+from harness.host.local_migration import GuestDidNotResume, migrate_locally
+from harness.probe.calibration import calibrate
 
 PAUSES_MS = [50, 200, 1000]
 EVIDENCE = Path(__file__).resolve().parent.parent / "artifacts" / "bench"

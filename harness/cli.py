@@ -6,14 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from harness.box import BoxError
-from harness.doctor import DoctorError, examine
-from harness.fencing import FencingError
-from harness.guest_image import GuestImageError, build_guest_image, cache_root
-from harness.lab import Lab, LabError
-from harness.lab_config import LabConfig, LabConfigError
-from harness.move_report import ReportError, summary_from_files
-from harness.records import VerifyError, verify
+from harness.config.lab import LabConfig
+from harness.errors import HarnessError
+from harness.host.doctor import examine
+from harness.host.guest_image import build_guest_image, cache_root
+from harness.judging.summary import summary_from_files
+from harness.lab.handle import Lab
+from harness.probe.records import verify
 
 
 def _build_guest(args: argparse.Namespace) -> int:
@@ -122,16 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return int(args.run(args))
-    except (
-        GuestImageError,
-        VerifyError,
-        DoctorError,
-        LabError,
-        LabConfigError,
-        BoxError,
-        ReportError,
-        FencingError,
-    ) as err:
+    except HarnessError as err:
         print(f"ha-lab: {err}", file=sys.stderr)
         return 2
 

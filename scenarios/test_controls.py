@@ -11,8 +11,8 @@ from collections.abc import Callable
 
 import pytest
 
-from harness.controls import CONTROLS, Control
-from harness.run_record import RunRecord
+from harness.measure.record import RunRecord
+from harness.runs.controls import CONTROLS, Control
 
 Plant = Callable[[Control], RunRecord]
 

@@ -10,27 +10,27 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from harness.faults import FAULTS, Fault
-from harness.run_record import RunRecord
+from harness.measure.record import RunRecord
+from harness.runs.faults import FAULTS, Fault
 
-Strike = Callable[[Fault, str], RunRecord]
+Measure = Callable[[Fault, str], RunRecord]
 
 
-def test_nas_crash(fault: Strike) -> None:
+def test_nas_crash(measured: Measure) -> None:
     """The survivor is promoted, the guest's disk stalls and resumes, no acknowledged record is lost."""
-    fault(FAULTS["nas_crash"], "idle")
+    measured(FAULTS["nas_crash"], "idle")
 
 
-def test_hypervisor_crash(fault: Strike) -> None:
+def test_hypervisor_crash(measured: Measure) -> None:
     """The guest cannot live through this: it is restarted on the other vnode (a new boot id), its disk intact."""
-    fault(FAULTS["hypervisor_crash"], "idle")
+    measured(FAULTS["hypervisor_crash"], "idle")
 
 
-def test_replication_cut(fault: Strike) -> None:
+def test_replication_cut(measured: Measure) -> None:
     """No split brain; the primary keeps serving; the peer resyncs to UpToDate once the link is back."""
-    fault(FAULTS["replication_cut"], "idle")
+    measured(FAULTS["replication_cut"], "idle")
 
 
-def test_migrate_in_grace(fault: Strike) -> None:
+def test_migrate_in_grace(measured: Measure) -> None:
     """A live migration started while the new nfsd is in its grace period: the guest lives, the lab recovers."""
-    fault(FAULTS["migrate_in_grace"], "idle")
+    measured(FAULTS["migrate_in_grace"], "idle")

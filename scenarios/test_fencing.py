@@ -8,17 +8,20 @@ from collections.abc import Callable
 
 import pytest
 
-from harness import host_network, placement
-from harness.cluster import ClusterState
-from harness.faults import domain
-from harness.lab import Lab, LabError
-from harness.lab_config import TIMINGS
-from harness.observer import Observer
-from harness.placement import RunningGuest
-from harness.timeline import analyze
+from harness.cluster import placement
+from harness.cluster.placement import RunningGuest
+from harness.cluster.state import ClusterState
+from harness.config.facts import RESOURCES
+from harness.config.timings import TIMINGS
+from harness.host import network as host_network
+from harness.lab.handle import Lab
+from harness.lab.ssh import LabError
+from harness.probe.observer import Observer
+from harness.probe.timeline import analyze
+from harness.runs.faults import domain
 from harness.waiting import wait_for
 
-SERVICE = {"hv": placement.GUEST, "nas": "nfs_server"}
+SERVICE = {"hv": RESOURCES.guest, "nas": RESOURCES.nfs_server}
 
 
 def state_on(lab: Lab, node: str) -> ClusterState:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from harness import host_network
-from harness.lab import Lab, LabError
-from harness.lab_config import LabConfig, LabConfigError
+from harness.config.lab import LabConfig, LabConfigError
+from harness.host import network as host_network
+from harness.lab.handle import Lab
+from harness.lab.ssh import LabError
 
 
 def libvirt_inventory() -> tuple[str, str]:

@@ -6,14 +6,16 @@ import time
 
 import pytest
 
-from harness import hypervisor
-from harness.cluster import ClusterState
-from harness.lab import Lab
-from harness.observer import Observer
-from harness.placement import RunningGuest
-from harness.timeline import analyze
+from harness.cluster import hypervisor
+from harness.cluster.placement import RunningGuest
+from harness.cluster.state import ClusterState
+from harness.config.facts import DRBD, NFS, PATHS, RESOURCES
+from harness.config.lab import node_names
+from harness.lab.handle import Lab
+from harness.probe.observer import Observer
+from harness.probe.timeline import analyze
 
-CLUSTERS = {"nas": ("nas1", "nas2"), "hv": ("vnode2", "vnode3")}
+CLUSTERS = {role: node_names(role) for role in ("nas", "hv")}
 
 
 def cluster_state(lab: Lab, node: str) -> ClusterState:
@@ -33,30 +35,29 @@ def test_cluster_has_both_nodes_online_and_no_failed_actions(lab: Lab, cluster: 
 def test_drbd_is_connected_up_to_date_with_one_primary(lab: Lab) -> None:
     roles = {}
     for node in CLUSTERS["nas"]:
-        assert lab.ssh(node, "sudo drbdadm cstate r0").strip() == "Connected"
-        assert lab.ssh(node, "sudo drbdadm dstate r0").strip() == "UpToDate/UpToDate"
-        roles[node] = lab.ssh(node, "sudo drbdadm role r0").strip().split("/")[0]
+        assert lab.ssh(node, f"sudo drbdadm cstate {DRBD.resource}").strip() == "Connected"
+        assert lab.ssh(node, f"sudo drbdadm dstate {DRBD.resource}").strip() == "UpToDate/UpToDate"
+        roles[node] = lab.ssh(node, f"sudo drbdadm role {DRBD.resource}").strip().split("/")[0]
     assert sorted(roles.values()) == ["Primary", "Secondary"], roles
     [primary] = [n for n, role in roles.items() if role == "Primary"]
-    assert cluster_state(lab, "nas1").where("nfs") == [primary] or cluster_state(lab, "nas1").where("nfs_server") == [
-        primary
-    ]
+    state = cluster_state(lab, lab.config.nodes("nas")[0].name)
+    assert state.where(RESOURCES.nfs) == [primary] or state.where(RESOURCES.nfs_server) == [primary]
 
 
 @pytest.mark.parametrize("node", CLUSTERS["hv"])
 def test_vip_answers_and_export_is_mounted(lab: Lab, node: str) -> None:
     host = lab.host(node)
     vip = lab.config.vip
-    assert host.run(f"timeout 5 bash -c '</dev/tcp/{vip}/2049'").rc == 0, f"{node} cannot reach NFS at {vip}"
-    mount = host.mount_point("/var/lib/halab/nfs")
+    assert host.run(f"timeout 5 bash -c '</dev/tcp/{vip}/{NFS.port}'").rc == 0, f"{node} cannot reach NFS at {vip}"
+    mount = host.mount_point(PATHS.vnode_mount)
     assert mount.exists
     assert mount.filesystem == "nfs4"
-    assert f"{vip}:/srv/nfs/export" == mount.device
+    assert f"{vip}:{PATHS.export}" == mount.device
     assert "vers=4.2" in mount.options and "hard" in mount.options
 
 
 def test_guest_runs_on_one_vnode_as_libvirt_and_pacemaker_say(lab: Lab) -> None:
-    [where] = cluster_state(lab, "vnode2").where("guest")
+    [where] = cluster_state(lab, lab.config.nodes("hv")[0].name).where(RESOURCES.guest)
     states = {}
     for node in CLUSTERS["hv"]:
         conn = hypervisor.connect(lab.ssh_config(), node)

@@ -8,12 +8,15 @@ from typing import Any
 
 import pytest
 
-from harness import placement
-from harness.lab import REMOTE_DIR, Lab
-from harness.lab_config import REPO
+from harness.cluster import placement
+from harness.config.facts import PATHS
+from harness.config.lab import REPO, node_names
+from harness.host.box import BOX_DIR
+from harness.host.fencing import FENCE_KEY
+from harness.lab.handle import Lab
 
-INSECURE_KEY = (REPO / "provision" / "box" / "vagrant.pub").read_text().split()[1]
-ALL_NODES = ("vnode2", "vnode3", "nas1", "nas2")
+INSECURE_KEY = (BOX_DIR / "vagrant.pub").read_text().split()[1]
+ALL_NODES = node_names()
 
 
 def test_secrets_are_per_lab_and_private(lab: Lab) -> None:
@@ -21,11 +24,11 @@ def test_secrets_are_per_lab_and_private(lab: Lab) -> None:
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700, f"{folder} is not 0700"
     private = [p for p in folder.iterdir() if p.suffix != ".pub"]
     names = {p.name for p in private}
-    assert {"hacluster", "fence_xvm.key", "migration_key"} <= names, names
+    assert {"hacluster", FENCE_KEY, "migration_key"} <= names, names
     for path in private:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, f"{path} is {oct(path.stat().st_mode)}, not 0600"
     assert len((folder / "hacluster").read_text().strip()) >= 20, "the hacluster password is short"
-    assert (folder / "fence_xvm.key").stat().st_size >= 128
+    assert (folder / FENCE_KEY).stat().st_size >= 128
 
 
 def test_the_hacluster_password_is_never_printed(lab: Lab) -> None:
@@ -75,7 +78,7 @@ def try_mount(lab: Lab, node: str) -> Any:
     """Mount the export on `node` at a scratch folder and unmount it again; testinfra's result."""
     return lab.host(node).run(
         f"mkdir -p /tmp/try && timeout 60 mount -t nfs4 -o vers=4.2,soft,timeo=50,retrans=1 "
-        f"{lab.config.vip}:/srv/nfs/export /tmp/try; rc=$?; umount /tmp/try 2>/dev/null; exit $rc"
+        f"{lab.config.vip}:{PATHS.export} /tmp/try; rc=$?; umount /tmp/try 2>/dev/null; exit $rc"
     )
 
 
@@ -94,5 +97,5 @@ def test_root_ssh_between_vnodes_serves_migration_and_nothing_else(lab: Lab) -> 
     )
     # A NAS node holds neither the key nor any other vnode secret.
     for nas in (n.name for n in lab.config.nodes("nas")):
-        held = lab.ssh(nas, f"sudo ls /root/.ssh {REMOTE_DIR}/secrets 2>/dev/null || true").split()
+        held = lab.ssh(nas, f"sudo ls /root/.ssh {PATHS.provision}/secrets 2>/dev/null || true").split()
         assert not {"id_ed25519", "migration_key", "hv-corosync-authkey"} & set(held), f"{nas} holds {held}"

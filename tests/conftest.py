@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.guest_image import GuestImage, GuestImageError, build_guest_image, build_probe
+from harness.host.guest_image import GuestImage, GuestImageError, build_guest_image, build_probe
 
 
 def need(tool: str, package: str) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.lab_config import REPO
+from harness.config.lab import REPO
 
 LAB = "badinput"  # no lab of this name is ever brought up; its state folder must never appear
 DAEMONS = ("libvirtd", "virtlogd", "virtqemud", "vagrant", "qemu-system-x86_64")
@@ -126,14 +126,16 @@ def test_verify_records_refuses_a_missing_image_and_a_bad_ring(host: dict[str, s
 def test_an_unknown_scenario_name_lists_the_tests(host: dict[str, str]) -> None:
     done = scenarios(host, "-k", "nas_mvoe")
     assert done.returncode == 4  # pytest's usage error, not 5 ("no tests ran") that hides the typo
-    refused(done, "-k 'nas_mvoe' selects no test", "test_nas_move", "test_hypervisor_move", "test_both_move")
+    refused(
+        done, "-k 'nas_mvoe' selects no test", "test_move", "test_nas_crash", "nas_move", "hypervisor_move", "both_move"
+    )
 
 
 def test_a_known_scenario_name_still_selects_it_alone(host: dict[str, str]) -> None:
     done = scenarios(host, "-k", "nas_move", "--collect-only", "-q")
     assert done.returncode == 0, done.stdout + done.stderr
     selected = [line for line in done.stdout.splitlines() if "::" in line]
-    assert selected and all("test_nas_move" in line for line in selected), done.stdout
+    assert selected and all("nas_move" in line and "test_move[" in line for line in selected), done.stdout
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.budgets import DEFAULT_PATH, Budget, BudgetError, load_budget
+from harness.config.budgets import DEFAULT_PATH, Budget, BudgetError, load_budget
 
 
 def write(tmp_path: Path, text: str) -> Path:

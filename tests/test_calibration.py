@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.calibration import calibrate
+from harness.probe.calibration import calibrate
 
 pytestmark = pytest.mark.component
 

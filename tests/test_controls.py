@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import shlex
 
-from harness import verdicts
-from harness.controls import CONTROLS
-from harness.controls.freeze import pause_command
+from harness.judging import verdicts
+from harness.runs.controls import CONTROLS
+from harness.runs.controls.freeze import pause_command
 
 VERDICT_NAMES = {value for name, value in vars(verdicts).items() if name.isupper() and isinstance(value, str)}
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.drbd import parse_proc_drbd
+from harness.cluster.drbd import parse_proc_drbd
 
 CONNECTED = """version: 8.4.11 (api:1/proto:86-101)
 srcversion: 211FB288A383ED945B83420

@@ -8,14 +8,14 @@ from types import SimpleNamespace
 
 import pytest
 
-from harness.faults import FAULTS, Strike
-from harness.heartbeat import Heartbeat
-from harness.lab_config import LabConfig
-from harness.observer import Sample
-from harness.placement import Placement
-from harness.run_record import RunRecord
-from harness.timeline import analyze
-from harness.watch import Change
+from harness.cluster.placement import Placement
+from harness.cluster.watch import Change
+from harness.config.lab import LabConfig
+from harness.measure.record import RunRecord
+from harness.probe.heartbeat import Heartbeat
+from harness.probe.observer import Sample
+from harness.probe.timeline import analyze
+from harness.runs.faults import FAULTS, Strike
 
 S = 1_000_000_000
 

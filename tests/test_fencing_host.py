@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import fencing
-from harness.lab_config import LabConfig
+from harness.config.lab import LabConfig
+from harness.host import fencing
 
 
 def test_the_key_is_made_once_private_and_random(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.lab_config import LabConfig, LabConfigError
+from harness.config.lab import LabConfig, LabConfigError
 
 
 def test_defaults_derive_every_address_from_the_subnet(tmp_path: Path) -> None:

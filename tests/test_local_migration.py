@@ -6,9 +6,10 @@ from collections.abc import Callable
 
 import pytest
 
-from harness.export import write_json, write_png
-from harness.guest_image import GuestImage
-from harness.local_migration import LocalMigration, migrate_locally
+from harness.host.guest_image import GuestImage
+from harness.host.local_migration import LocalMigration, migrate_locally
+from harness.judging.json_report import write_timeline_json
+from harness.judging.png_report import write_timeline_png
 from tests.conftest import need
 
 pytestmark = pytest.mark.component
@@ -22,8 +23,8 @@ def migration(guest_image: GuestImage, tmp_path_factory: pytest.TempPathFactory)
     workdir = tmp_path_factory.mktemp("migration")
     result = migrate_locally(guest_image, workdir, hb_ms=HB_MS, progress=print)
     # Evidence for a human, whether the test passes or not.
-    write_json(workdir / "timeline.json", result.analysis, result.samples, {"qemu": result.qemu})
-    write_png(workdir / "timeline.png", result.analysis, result.samples, title="local live migration")
+    write_timeline_json(workdir / "timeline.json", result.analysis, result.samples, {"qemu": result.qemu})
+    write_timeline_png(workdir / "timeline.png", result.analysis, result.samples, title="local live migration")
     print(f"evidence in {workdir}")
     return result
 

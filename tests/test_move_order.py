@@ -14,9 +14,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from harness import hypervisor, placement
-from harness.lab import LabError
-from harness.placement import Command
+from harness.cluster import hypervisor, placement
+from harness.cluster.placement import Command
+from harness.lab.ssh import LabError
+from harness.waiting import WaitTimeout
 
 MIGRATION_S = 3.0  # how long a fake migration lasts unless the guest arrives first
 
@@ -135,7 +136,7 @@ def test_a_refused_migration_does_not_move_the_storage(fake: Callable[..., FakeL
 
 def test_a_migration_that_never_arrives_leaves_the_storage_where_it_is(fake: Callable[..., FakeLab]) -> None:
     lab = fake(arrives=False)
-    with pytest.raises(LabError, match="NFS move was not started"):
+    with pytest.raises(WaitTimeout, match="NFS move was not started"):
         placement.move(lab_of(lab), {"guest": "vnode2", "nfs": "nas2"}, 1)  # type: ignore[arg-type]
     assert lab.events == ["guest started"]
 

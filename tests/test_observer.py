@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from harness.heartbeat import SIZE, Heartbeat, MalformedHeartbeat, parse
-from harness.observer import SO_RCVBUFFORCE, Observer, ObserverError, _set_rcvbuf
-from harness.timeline import analyze
-from harness.window import close_window
+from harness.measure.window import close_window
+from harness.probe.heartbeat import SIZE, Heartbeat, MalformedHeartbeat, parse
+from harness.probe.observer import SO_RCVBUFFORCE, Observer, ObserverError, _set_rcvbuf
+from harness.probe.timeline import analyze
 
 BOOT = "ab" * 16
 
@@ -110,7 +110,7 @@ def test_a_dead_receiver_is_an_error_of_the_harness_not_a_frozen_guest(monkeypat
     def broken(datagram: bytes) -> Heartbeat:
         raise MemoryError("planted")
 
-    monkeypatch.setattr("harness.observer.parse", broken)
+    monkeypatch.setattr("harness.probe.observer.parse", broken)
     with observer, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
         tx.sendto(heartbeat(1).pack(), observer.address)
         deadline = time.monotonic() + 5
@@ -121,7 +121,7 @@ def test_a_dead_receiver_is_an_error_of_the_harness_not_a_frozen_guest(monkeypat
 
 
 def test_user_space_stamps_are_an_error_of_the_harness(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("harness.observer._receive_time", lambda _ancdata: None)  # as without SO_TIMESTAMPNS
+    monkeypatch.setattr("harness.probe.observer._receive_time", lambda _ancdata: None)  # as without SO_TIMESTAMPNS
     with Observer() as observer, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
         observer.check()
         tx.sendto(heartbeat(1).pack(), observer.address)

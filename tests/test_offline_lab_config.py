@@ -17,14 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from harness.box import vagrant_env
-from harness.cluster import ClusterState, leftovers, locations_from_cib, operations_from_cib
-from harness.cluster_setup import write_cluster_files
-from harness.lab_config import REPO, LabConfig
-from harness.watch import cluster_keys
+from harness.cluster.state import ClusterState, leftovers, locations_from_cib, operations_from_cib
+from harness.cluster.watch import cluster_keys
+from harness.config.lab import REPO, LabConfig
+from harness.host.box import vagrant_env
+from harness.host.cluster_files import PCS_DIR, write_cluster_files
 from tests.conftest import need
 
-PROVISION = REPO / "provision"
+NODE_SCRIPTS = REPO / "provision" / "node"  # as uploaded to the nodes
 
 
 @pytest.fixture(scope="module")
@@ -46,9 +46,9 @@ def build_cib(tmp_path: Path, lab_json: Path, script: str) -> Path:
     cib = tmp_path / f"{script}.xml"
     cib.write_text(subprocess.run(["cibadmin", "--empty"], capture_output=True, text=True, check=True).stdout)
     role = script.split("-")[0]
-    # As provisioning builds it: fencing first, then the resources (harness/cluster_setup.py).
+    # As provisioning builds it: fencing first, then the resources (harness/host/cluster_files.py).
     for step in ("fencing.sh", script):
-        result = run([str(PROVISION / "pcs" / step), str(cib), role], lab_json)
+        result = run([str(PCS_DIR / step), str(cib), role], lab_json)
         assert result.returncode == 0, result.stderr
     return cib
 
@@ -140,7 +140,7 @@ def drbd_dump(config: Path, as_host: str) -> subprocess.CompletedProcess[str]:
 
 def test_drbd_resource_parses_with_the_84_tools(tmp_path: Path, lab_json: Path) -> None:
     need("drbdadm", "drbd-utils")
-    result = run([str(PROVISION / "drbd" / "r0.res.sh")], lab_json)
+    result = run([str(NODE_SCRIPTS / "drbd" / "resource.sh")], lab_json)
     assert result.returncode == 0, result.stderr
     config = tmp_path / "r0.res"
     config.write_text(result.stdout)
@@ -231,7 +231,7 @@ def test_the_cib_history_of_a_migration_and_the_watchers_view_of_it(tmp_path: Pa
 
 
 def test_cib_push_replaces_resources_and_keeps_the_clusters_own(tmp_path: Path, lab_json: Path) -> None:
-    """provision/cib-push.py against a CIB file (cibadmin honours CIB_file), as it runs on a node."""
+    """provision/node/cib-push.py against a CIB file (cibadmin honours CIB_file), as it runs on a node."""
     need("cibadmin", "pacemaker-cli-utils")
     made = tmp_path / "made.xml"
     made.write_text(build_cib(tmp_path, lab_json, "hv-resources.sh").read_text())
@@ -246,14 +246,14 @@ def test_cib_push_replaces_resources_and_keeps_the_clusters_own(tmp_path: Path, 
             == 0
         )
     simulate(live, ["vnode2", "vnode3"], live, lab_json)  # the nodes join: their entries are the cluster's
-    pushed = run([str(PROVISION / "cib-push.py"), str(made)], lab_json, **env)
+    pushed = run([str(NODE_SCRIPTS / "cib-push.py"), str(made)], lab_json, **env)
     assert pushed.returncode == 0, pushed.stderr
     query = run(["cibadmin", "--query"], lab_json, **env).stdout
     assert 'id="guest"' in query and 'name="allow-migrate"' in query
     assert 'name="dc-version" value="2.1.5-test"' in query  # the cluster's own property stays
     assert re.findall(r'name="stonith-enabled" value="(\w+)"', query) == ["true"]  # ours replaces theirs
     assert run(["crm_verify", "--xml-file", str(live)], lab_json).returncode == 0
-    again = run([str(PROVISION / "cib-push.py"), str(made)], lab_json, **env)
+    again = run([str(NODE_SCRIPTS / "cib-push.py"), str(made)], lab_json, **env)
     assert again.returncode == 0 and run(["cibadmin", "--query"], lab_json, **env).stdout.count('id="guest"') == 1
 
 
@@ -303,11 +303,11 @@ def test_fencing_only_push_turns_fencing_on_in_a_running_cluster_and_touches_not
     live = tmp_path / "live.xml"
     live.write_text(subprocess.run(["cibadmin", "--empty"], capture_output=True, text=True, check=True).stdout)
     env = {"CIB_file": str(live)}
-    without = run([str(PROVISION / "pcs" / "hv-resources.sh"), str(live)], lab_json)  # resources only
+    without = run([str(PCS_DIR / "hv-resources.sh"), str(live)], lab_json)  # resources only
     assert without.returncode == 0, without.stderr
     before = run(["cibadmin", "--query", "--scope", "resources"], lab_json, **env).stdout
     assert 'class="stonith"' not in before
-    pushed = run([str(PROVISION / "cib-push.py"), "--fencing-only", str(made)], lab_json, **env)
+    pushed = run([str(NODE_SCRIPTS / "cib-push.py"), "--fencing-only", str(made)], lab_json, **env)
     assert pushed.returncode == 0, pushed.stderr
     after = run(["cibadmin", "--query"], lab_json, **env).stdout
     assert 'id="fence_hv"' in after and re.findall(r'name="stonith-enabled" value="(\w+)"', after) == ["true"]
@@ -318,7 +318,7 @@ def test_fencing_only_push_turns_fencing_on_in_a_running_cluster_and_touches_not
         return ET.canonicalize(ET.tostring(element), strip_text=True)
 
     assert guest(after) == guest(before), "the guest's definition changed"
-    again = run([str(PROVISION / "cib-push.py"), "--fencing-only", str(made)], lab_json, **env)
+    again = run([str(NODE_SCRIPTS / "cib-push.py"), "--fencing-only", str(made)], lab_json, **env)
     assert again.returncode == 0 and run(["cibadmin", "--query"], lab_json, **env).stdout.count('id="fence_hv"') == 1
-    usage = run([str(PROVISION / "cib-push.py"), "--fencing", str(made)], lab_json, **env)
+    usage = run([str(NODE_SCRIPTS / "cib-push.py"), "--fencing", str(made)], lab_json, **env)
     assert usage.returncode != 0 and "usage: cib-push.py [--fencing-only] CIB_FILE" in usage.stderr

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.heartbeat import FLAG_DISK, FLAG_LOAD
-from harness.observer import Observer
+from harness.probe.heartbeat import FLAG_DISK, FLAG_LOAD
+from harness.probe.observer import Observer
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.observer import Observer
-from harness.records import SIZE, VerifyError, verify
+from harness.probe.observer import Observer
+from harness.probe.records import SIZE, VerifyError, verify
 
 RING = 32
 

@@ -6,9 +6,10 @@ import dataclasses
 
 import pytest
 
-from harness.heartbeat import FLAG_DISK, Heartbeat
-from harness.observer import Marker, Sample
-from harness.timeline import analyze, percentile
+from harness.probe.heartbeat import FLAG_DISK, Heartbeat
+from harness.probe.observer import Marker, Sample
+from harness.probe.stats import percentile
+from harness.probe.timeline import analyze
 
 MS = 1_000_000
 BOOT = "11" * 16

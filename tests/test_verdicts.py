@@ -14,17 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from harness import move_report, window
-from harness.budgets import Budget, load_budget
-from harness.cluster import Failure, Location
-from harness.drbd import DrbdState
-from harness.expectations import Expectations
-from harness.moves import SCENARIOS
-from harness.placement import Command, Placement
-from harness.records import MAGIC, SIZE, Verification, verify_boots
-from harness.run_record import Action, RunRecord
-from harness.timeline import analyze, noise
-from harness.verdicts import (
+from harness.cluster.drbd import DrbdState
+from harness.cluster.placement import Command, Placement
+from harness.cluster.state import Failure, Location
+from harness.cluster.watch import Change
+from harness.config.budgets import Budget, load_budget
+from harness.judging import summary
+from harness.judging.json_report import write_run_json
+from harness.judging.png_report import write_run_png
+from harness.judging.verdicts import (
     DISK_RESUMED,
     DISK_STALL,
     DRBD_HEALTHY,
@@ -45,7 +43,12 @@ from harness.verdicts import (
     SAME_BOOT,
     judge,
 )
-from harness.watch import Change
+from harness.measure import window
+from harness.measure.expectations import Expectations
+from harness.measure.record import Action, RunRecord
+from harness.probe.records import MAGIC, SIZE, Verification, verify_boots
+from harness.probe.timeline import analyze, noise
+from harness.runs.moves import SCENARIOS
 from tests.test_timeline import BOOT, MS, OTHER_BOOT, beat
 
 S = 1000 * MS
@@ -244,7 +247,7 @@ def test_the_outage_run_is_judged_by_its_own_verdicts_not_a_freeze_budget() -> N
 
 
 def record_block(seq: int, boot: str) -> bytes:
-    """One slot as the probe writes it (provision/guest/probe/wire.h)."""
+    """One slot as the probe writes it (provision/host/guest/probe/wire.h)."""
     block = bytearray(SIZE)
     struct.pack_into("!4sIQ16sQQ", block, 0, MAGIC, 1, seq, bytes.fromhex(boot), seq, seq)
     struct.pack_into("!I", block, 4092, zlib.crc32(bytes(block[:4092])))
@@ -346,11 +349,11 @@ def test_report_files_and_a_summary_over_every_run(tmp_path: Path) -> None:
     assert figures["libvirt_downtime_ms"] == 120 and figures["libvirt_data_mib"] == 90.0
     assert figures["move_s"] == 2.0 and figures["records_missing"] == 0
     assert figures["disk_resumed_s"] is not None and figures["baseline_freeze_ms"] == pytest.approx(0)
-    document = json.loads(move_report.write_json(tmp_path / "run.json", run, {"x": "ok"}, "passed").read_text())
+    document = json.loads(write_run_json(tmp_path / "run.json", run, {"x": "ok"}, "passed").read_text())
     assert document["figures"] == json.loads(json.dumps(figures))
     assert document["pacemaker_actions"][0]["operation"] == "migrate_to"
     assert document["records"][0]["boot_id"] == BOOT and document["outcome"] == "passed"
-    png = move_report.write_png(tmp_path / "run.png", run)
+    png = write_run_png(tmp_path / "run.png", run)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     rows = [
         {"scenario": "hypervisor_move", "load_mibs": 0, "repeat": i, "outcome": "passed",
@@ -358,23 +361,23 @@ def test_report_files_and_a_summary_over_every_run(tmp_path: Path) -> None:
         for i, value in enumerate([100.0, 200.0, 300.0], 1)
     ]  # fmt: skip
     rows.append({**rows[0], "repeat": 4, "outcome": "failed", "figures": {**figures, "largest_freeze_ms": 9e5}})
-    table = move_report.summary_markdown(rows)
+    table = summary.summary_markdown(rows)
     # p95 over all four runs: the failed one is in it, counted and named, not left out.
     assert "| hypervisor_move | 0 | 4 | 1: 4 (failed) | 200.0 / 900000.0 |" in table
 
 
 def test_a_summary_from_run_files_reads_libvirt_from_its_own_record(tmp_path: Path) -> None:
     run = good_run()
-    passed = move_report.write_json(tmp_path / "a.json", run, {SAME_BOOT: "ok: one boot"})
-    failed_file = move_report.write_json(tmp_path / "b.json", run, {SAME_BOOT: "FAILED: two boots"})
+    passed = write_run_json(tmp_path / "a.json", run, {SAME_BOOT: "ok: one boot"})
+    failed_file = write_run_json(tmp_path / "b.json", run, {SAME_BOOT: "FAILED: two boots"})
     document = json.loads(passed.read_text())
     document["figures"]["libvirt_data_mib"] = 192.0  # as files written before data_processed was used
     passed.write_text(json.dumps(document))
-    table = move_report.summary_from_files([passed, failed_file])
+    table = summary.summary_from_files([passed, failed_file])
     assert f"| {tmp_path.name}/a | passed | 150.0 |" in table and f"| {tmp_path.name}/b | failed |" in table
     assert f"| hypervisor_move | 0 | 2 | 1: {tmp_path.name}/b (failed) |" in table
     assert "192.0" not in table and "90.0" in table
     junk = tmp_path / "notes.json"
     junk.write_text("[]")
-    with pytest.raises(move_report.ReportError, match=r"notes\.json: not a move run file"):
-        move_report.summary_from_files([passed, junk])
+    with pytest.raises(summary.ReportError, match=r"notes\.json: not a move run file"):
+        summary.summary_from_files([passed, junk])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from harness.watch import Poller
+from harness.cluster.watch import Poller
 
 
 def local(script: str) -> list[str]:

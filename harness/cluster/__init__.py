@@ -1,0 +1,1 @@
+"""The clusters as the nodes report them: Pacemaker, DRBD, libvirt, placement and moves, watchers."""

@@ -1,0 +1,87 @@
+"""libvirt on the vnodes, through libvirt-python over Vagrant's SSH."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import libvirt
+
+from harness.config.facts import LIBVIRT
+
+# libvirt prints every error to stderr before raising it; the callers here handle them.
+libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
+
+
+def ssh_settings(ssh_config: Path, node: str) -> dict[str, str]:
+    """HostName, Port, User and IdentityFile of one node in `vagrant ssh-config` output."""
+    settings: dict[str, str] = {}
+    current = None
+    for line in ssh_config.read_text().splitlines():
+        words = line.split(None, 1)
+        if len(words) != 2:
+            continue
+        key, value = words
+        if key == "Host":
+            current = value
+        elif current == node and key in ("HostName", "Port", "User", "IdentityFile"):
+            settings[key] = value.strip('"')
+    if "HostName" not in settings:
+        raise KeyError(f"{node} not in {ssh_config}")
+    return settings
+
+
+def connect(ssh_config: Path, node: str) -> libvirt.virConnect:
+    s = ssh_settings(ssh_config, node)
+    uri = (
+        f"qemu+ssh://{s.get('User', 'vagrant')}@{s['HostName']}:{s.get('Port', '22')}/system"
+        f"?keyfile={s['IdentityFile']}&no_verify=1&no_tty=1"
+    )
+    return libvirt.open(uri)
+
+
+def guest_state(conn: libvirt.virConnect) -> str | None:
+    """The guest's state here ("running", "paused", …), or None where it is not defined."""
+    try:
+        domain = conn.lookupByName(LIBVIRT.domain)
+    except libvirt.libvirtError:
+        return None
+    state, reason = domain.state()
+    if state == libvirt.VIR_DOMAIN_PAUSED and reason == libvirt.VIR_DOMAIN_PAUSED_IOERROR:
+        return "paused (I/O error)"
+    names = {
+        libvirt.VIR_DOMAIN_RUNNING: "running",
+        libvirt.VIR_DOMAIN_PAUSED: "paused",
+        libvirt.VIR_DOMAIN_SHUTOFF: "shutoff",
+        libvirt.VIR_DOMAIN_CRASHED: "crashed",
+    }
+    return names.get(state, f"state {state}")
+
+
+def completed_job(conn: libvirt.virConnect) -> dict[str, object] | None:
+    """libvirt's statistics of the guest's last completed job here (after an incoming migration:
+    downtime, downtime_net, time_elapsed in ms, data_total in bytes), or None if it has none."""
+    try:
+        stats = conn.lookupByName(LIBVIRT.domain).jobStats(libvirt.VIR_DOMAIN_JOB_STATS_COMPLETED)
+    except libvirt.libvirtError:
+        return None
+    return dict(stats) if stats.get("type", libvirt.VIR_DOMAIN_JOB_NONE) != libvirt.VIR_DOMAIN_JOB_NONE else None
+
+
+def guest_active(conn: libvirt.virConnect) -> bool:
+    """Whether the guest is active here (running, paused, or an incoming migration's paused domain)."""
+    try:
+        return bool(conn.lookupByName(LIBVIRT.domain).isActive())
+    except libvirt.libvirtError:
+        return False  # not defined here, or gone while we asked
+
+
+def probe_settings(conn: libvirt.virConnect) -> dict[str, str]:
+    """The probe.* settings on the running guest's kernel command line ({"ring": "8192", …})."""
+    import xml.etree.ElementTree as ET
+
+    cmdline = ET.fromstring(conn.lookupByName(LIBVIRT.domain).XMLDesc()).findtext("os/cmdline", "")
+    return {
+        key.removeprefix("probe."): value
+        for key, _, value in (word.partition("=") for word in cmdline.split())
+        if key.startswith("probe.")
+    }

@@ -1,0 +1,1 @@
+"""The running lab: its Vagrant machines, SSH to its nodes, provisioning, evidence."""

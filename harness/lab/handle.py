@@ -1,0 +1,171 @@
+"""The lab handle: bring the four nodes up, provision them, tear them down.
+
+Vagrant owns the machines (`machines`), commands reach the nodes over SSH (`ssh`),
+provisioning runs the scripts under provision/node/ in the order the clusters need
+(`provision`); libvirt is swept afterwards so an interrupted run leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.config.facts import PATHS
+from harness.config.lab import LabConfig
+from harness.host import fencing
+from harness.host import network as host_network
+from harness.host.box import ensure_box
+from harness.host.guest_image import GuestImage, build_guest_image
+from harness.lab import provision as provisioning
+from harness.lab.machines import Machines
+from harness.lab.ssh import LabError, Ssh
+from harness.probe.observer import Observer
+
+FIRST_HEARTBEAT_TIMEOUT_S = 900
+SETTLE_TIMEOUT_S = 900
+
+
+@dataclass
+class Phases:
+    """How long each phase of a bring-up took, in seconds."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def timed(self, name: str, progress: Callable[[str], None]) -> _PhaseTimer:
+        return _PhaseTimer(self, name, progress)
+
+
+class _PhaseTimer:
+    def __init__(self, phases: Phases, name: str, progress: Callable[[str], None]) -> None:
+        self.phases, self.name, self.progress = phases, name, progress
+
+    def __enter__(self) -> None:
+        self.started = time.monotonic()
+        self.progress(f"lab: {self.name} ...")
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        took = time.monotonic() - self.started
+        self.phases.seconds[self.name] = round(took, 1)
+        self.progress(f"lab: {self.name} {'done' if exc_type is None else 'FAILED'} in {took:.0f} s")
+
+
+class Lab:
+    def __init__(self, config: LabConfig, progress: Callable[[str], None] = print) -> None:
+        self.config = config
+        self.progress = progress
+        self.state_dir = config.state_dir
+        self.logs = self.state_dir / "logs"
+        self.console_dir = Path(PATHS.logs) / config.name
+        self.files = provisioning.LabFiles(self.state_dir, self.console_dir)
+        self.lab_json = self.files.lab_json
+        self.secrets = self.files.secrets
+        self.machines = Machines(self.state_dir, self.logs, self.lab_json)
+        self.remote = Ssh(self.state_dir, self.logs, config.name, self.machines.ssh_config)
+        self.down: set[str] = set()  # nodes a fault scenario powered off: cluster commands go elsewhere
+
+    # --- state -------------------------------------------------------------
+    def exists(self) -> bool:
+        return self.lab_json.exists()
+
+    def status(self) -> dict[str, str]:
+        return self.machines.states() if self.exists() else {}
+
+    def running(self) -> bool:
+        states = self.status()
+        return bool(states) and all(state == "running" for state in states.values())
+
+    def require_running(self) -> None:
+        if not self.running():
+            shown = ", ".join(f"{n} {s}" for n, s in self.status().items()) or "not created"
+            raise LabError(f"lab {self.config.name} is not running ({shown}): run 'ha-lab up' first")
+
+    def accel(self) -> str:
+        """The accelerator this lab was brought up with (kvm or tcg)."""
+        if not self.exists():
+            raise LabError(f"lab {self.config.name} has not been brought up: run 'ha-lab up' first")
+        return str(json.loads(self.lab_json.read_text())["accel"])
+
+    # --- bring-up --------------------------------------------------------
+    def up(self, accel: str) -> Phases:
+        """Bring the lab up, or finish bringing it up: every step is idempotent."""
+        phases = Phases()
+        if not self.exists():
+            host_network.check_free(self.config)
+        self.logs.mkdir(parents=True, exist_ok=True)
+        with phases.timed("guest image", self.progress):
+            image = build_guest_image(progress=self.progress)
+        with phases.timed("box", self.progress):
+            box = ensure_box(self.logs / "box-build.log", self.progress)
+        if box.built_s is not None:
+            phases.seconds["box build (cold)"] = round(box.built_s, 1)
+        provisioning.write_config(self.config, self.files, accel, box.name)
+        with phases.timed("vagrant up", self.progress):
+            self.machines.up(self.progress)
+        self.start_fencing()
+        with phases.timed("provisioning", self.progress):
+            provisioning.provision(self.config, self.files, self.remote, image, self.progress)
+        with phases.timed("cluster settle", self.progress):
+            for role in ("nas", "hv"):
+                self.ssh(self.config.founder(role), f"sudo crm_resource --wait --timeout={SETTLE_TIMEOUT_S}s")
+        with (
+            phases.timed("guest first heartbeat", self.progress),
+            Observer(self.config.host_ip, self.config.observer_port) as observer,
+        ):
+            first = observer.wait_for_heartbeat(FIRST_HEARTBEAT_TIMEOUT_S)
+        # The guest's own uptime then tells a slow boot from a late start.
+        phases.seconds["guest uptime at first heartbeat"] = round(first.hb.uptime_ns / 1e9, 1)
+        (self.state_dir / "bringup.json").write_text(json.dumps({"accel": accel, **phases.seconds}, indent=2))
+        return phases
+
+    def provision(self, image: GuestImage | None = None) -> None:
+        """Provision a running lab again: lab.json and the clusters' files as this code makes them
+        (a lab brought up by older code gets what changed since), keys and passwords kept."""
+        image = image or build_guest_image(progress=self.progress)
+        box = str(json.loads(self.lab_json.read_text())["box"])
+        provisioning.write_config(self.config, self.files, self.accel(), box)
+        provisioning.provision(self.config, self.files, self.remote, image, self.progress)
+
+    def start_fencing(self) -> None:
+        """The host's fence_virtd for this lab (no systemd runs it): the clusters' fencing goes through it."""
+        pid = fencing.ensure_running(self.config, self.secrets)
+        self.progress(f"lab: fence_virtd listening (pid {pid}), log {self.logs / 'fence_virtd.log'}")
+
+    # --- node access -----------------------------------------------------
+    def ssh(self, node: str, command: str, log: str | None = None, stdin: bytes | None = None) -> str:
+        return self.remote.run(node, command, log=log, stdin=stdin)
+
+    def ssh_bytes(self, node: str, command: str) -> bytes:
+        return self.remote.run_bytes(node, command)
+
+    def ssh_argv(self, node: str, command: str) -> list[str]:
+        return self.remote.argv(node, command)
+
+    def ssh_config(self) -> Path:
+        return self.remote.config()
+
+    def clock_offset_ns(self, node: str) -> int:
+        return self.remote.clock_offset_ns(node)
+
+    def host(self, node: str) -> Any:  # testinfra's Host
+        return self.remote.host(node)
+
+    # --- tear-down -------------------------------------------------------
+    def destroy(self) -> list[str]:
+        """Destroy the machines and sweep what libvirt still holds of this lab."""
+        stopped = ["fence_virtd"] if fencing.stop(self.state_dir) else []
+        if self.exists():
+            if (self.state_dir / "ssh_config").exists():
+                for node in self.config.nodes():
+                    self.remote.disconnect(node.name)
+            if not self.machines.destroy():
+                self.progress("lab: vagrant destroy failed; sweeping libvirt directly")
+        swept = host_network.sweep(self.config)
+        shutil.rmtree(self.remote.control_dir(), ignore_errors=True)
+        shutil.rmtree(self.state_dir, ignore_errors=True)
+        shutil.rmtree(self.console_dir, ignore_errors=True)
+        return stopped + swept

@@ -1,0 +1,106 @@
+"""SSH to the lab's nodes: one shared connection per node, commands with their output or a log."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from harness.errors import HarnessError
+
+
+class LabError(HarnessError):
+    """The lab cannot do what was asked; the message says what to do."""
+
+
+class Ssh:
+    """Commands on the nodes, over the connections Vagrant's SSH config describes."""
+
+    def __init__(self, state_dir: Path, logs: Path, lab_name: str, vagrant_config: Callable[[], str]) -> None:
+        self.state_dir, self.logs, self.lab_name = state_dir, logs, lab_name
+        self._vagrant_config = vagrant_config
+
+    def config(self) -> Path:
+        """Vagrant's SSH config, plus one shared connection per node (see `_connect`)."""
+        path = self.state_dir / "ssh_config"
+        if not path.exists():
+            # An SSH handshake costs a TCG node a second or more; a test makes hundreds of calls.
+            # ControlMaster stays "no": only _connect starts masters, with no pipes to hold open.
+            shared = (
+                f"Host *\n  ControlMaster no\n  ControlPath {self.control_dir()}/%C\n"
+                "  ServerAliveInterval 15\n  ServerAliveCountMax 4\n"
+            )
+            path.write_text(self._vagrant_config() + "\n" + shared)
+        return path
+
+    def control_dir(self) -> Path:
+        # Socket paths must stay under 108 bytes, so not under a deep checkout.
+        digest = hashlib.sha256(str(self.state_dir).encode()).hexdigest()[:10]
+        path = Path("/tmp") / f"halab-ssh-{self.lab_name}-{digest}"
+        path.mkdir(mode=0o700, exist_ok=True)
+        return path
+
+    def _connect(self, node: str) -> None:
+        """Start this node's shared SSH connection unless it runs; calls without one still work."""
+        config = str(self.config())
+        if subprocess.run(["ssh", "-F", config, "-O", "check", node], capture_output=True, check=False).returncode == 0:
+            return
+        subprocess.run(
+            ["ssh", "-F", config, "-o", "BatchMode=yes", "-o", "ControlMaster=yes", "-o", "ControlPersist=600",
+             "-f", "-N", node],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, timeout=120,
+        )  # fmt: skip
+
+    def disconnect(self, node: str) -> None:
+        subprocess.run(["ssh", "-F", str(self.config()), "-O", "exit", node], capture_output=True, check=False)
+
+    def argv(self, node: str, command: str) -> list[str]:
+        """The command line that runs `command` on `node` over its shared connection."""
+        self._connect(node)
+        return ["ssh", "-F", str(self.config()), "-o", "BatchMode=yes", node, command]
+
+    def run(self, node: str, command: str, log: str | None = None, stdin: bytes | None = None) -> str:
+        """Run a command on a node and return its output.
+
+        With `log`, the output streams to logs/NODE-LOG.log instead (long
+        provisioning steps: follow them with tail -f) and "" is returned.
+        """
+        args = self.argv(node, command)
+        if log:
+            path = self.logs / f"{node}-{log}.log"
+            with open(path, "a") as f:
+                f.write(f"$ {command}\n")
+                f.flush()
+                result = subprocess.run(args, input=stdin or b"", stdout=f, stderr=subprocess.STDOUT, check=False)
+            out, shown = "", path.read_text(errors="replace")
+        else:
+            done = subprocess.run(args, input=stdin or b"", capture_output=True, check=False)
+            out = done.stdout.decode(errors="replace")
+            shown = out + done.stderr.decode(errors="replace")
+            result = done
+        if result.returncode != 0:
+            tail = "\n".join(shown.splitlines()[-15:])
+            raise LabError(f"{node}: '{command}' failed (exit {result.returncode}):\n{tail}")
+        return out
+
+    def run_bytes(self, node: str, command: str) -> bytes:
+        """Run a command on a node and return its output unchanged (file contents, images)."""
+        done = subprocess.run(self.argv(node, command), stdin=subprocess.DEVNULL, capture_output=True, check=False)
+        if done.returncode != 0:
+            raise LabError(f"{node}: '{command}' failed (exit {done.returncode}): {done.stderr.decode()[-500:]}")
+        return done.stdout
+
+    def clock_offset_ns(self, node: str) -> int:
+        """The node's CLOCK_REALTIME less the host's, within half an SSH round trip."""
+        before = time.time_ns()
+        remote = int(self.run(node, "date +%s%N"))
+        after = time.time_ns()
+        return remote - (before + after) // 2
+
+    def host(self, node: str) -> Any:  # testinfra's Host
+        import testinfra
+
+        return testinfra.get_host(f"ssh://{node}", ssh_config=str(self.config()), sudo=True)

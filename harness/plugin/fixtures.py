@@ -1,0 +1,93 @@
+"""The plugin's fixtures: the lab (brought up, or reused), the observer, the running guest."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from harness.cluster import placement
+from harness.cluster.placement import RunningGuest
+from harness.config.budgets import BudgetError, load_budget
+from harness.host.doctor import DoctorError, examine
+from harness.host.fencing import FencingError
+from harness.host.guest_image import cache_root
+from harness.lab.handle import Lab
+from harness.lab.ssh import LabError
+from harness.plugin.session import CONFIG, progress_printer
+from harness.probe.observer import Observer
+from harness.runs.faults import FAULTS
+from harness.runs.moves import SCENARIOS
+
+
+@pytest.fixture(scope="session")
+def lab(request: pytest.FixtureRequest) -> Iterator[Lab]:
+    opts = request.config.option
+    lab = Lab(request.config.stash[CONFIG], progress=progress_printer(request.config))
+    was_running = lab.running()
+    if opts.reuse_lab:
+        try:
+            lab.require_running()
+        except LabError as err:
+            pytest.exit(str(err), returncode=2)
+    else:
+        try:
+            report = examine(cache_root(), fix=os.geteuid() == 0)
+        except DoctorError as err:
+            pytest.exit(f"host not ready for the lab: {err}", returncode=2)
+        print(report.table())
+        _require_budgets(request.config, report.accel)
+        lab.up(report.accel)
+    if opts.reuse_lab:
+        _require_budgets(request.config, lab.accel())
+        try:
+            lab.start_fencing()  # the host's fence_virtd ends with the host session; the clusters need it
+        except FencingError as err:
+            pytest.exit(f"fencing cannot work: {err}", returncode=2)
+    yield lab
+    if not (was_running or opts.keep_lab or opts.reuse_lab):
+        lab.destroy()
+
+
+def _require_budgets(config: pytest.Config, accel: str) -> None:
+    """The file was checked at start-up; here it must also cover this host's accelerator, before a bring-up."""
+    try:
+        for name in [*SCENARIOS, *FAULTS]:
+            load_budget(accel, name, config.option.budgets)
+    except BudgetError as err:
+        pytest.exit(str(err), returncode=4)
+
+
+@pytest.fixture
+def guest(lab: Lab, observer: Observer) -> RunningGuest:
+    """The running guest: where it runs and that its probe reports to this test's observer."""
+    where = placement.cluster_state(lab, "hv").where(placement.GUEST)
+    if len(where) != 1:
+        pytest.fail(f"the guest runs on {where or 'no vnode'}, not on exactly one: see 'crm_mon' on a vnode")
+    try:
+        first = observer.wait_for_heartbeat(60)
+    except TimeoutError as err:
+        pytest.fail(
+            f"the guest on {where[0]} sends no heartbeats: {err}; its console: /var/log/halab/guest-console.log"
+        )
+    return RunningGuest(where[0], first.hb.boot_id)
+
+
+@pytest.fixture
+def repeat() -> int:
+    """Which of the --repeat runs this is (parametrized by pytest_generate_tests)."""
+    return 1
+
+
+@pytest.fixture
+def observer(lab: Lab) -> Iterator[Observer]:
+    # Only the guest's address: a well-formed heartbeat from elsewhere is counted and dropped.
+    with Observer(lab.config.host_ip, lab.config.observer_port, guest=lab.config.guest_ip) as observer:
+        yield observer
+
+
+@pytest.fixture
+def progress(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    """Lines shown as a run goes, past pytest's capture."""
+    return progress_printer(request.config)

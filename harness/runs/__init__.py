@@ -1,0 +1,1 @@
+"""What runs in a window: the moves, one module per fault (faults/) and per control (controls/)."""

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Define the hypervisor cluster's resources in a CIB file with pcs' file mode:
+#   hv-resources.sh CIB_FILE
+# Provisioning pushes the result to the live cluster; tests/ verifies the same
+# file offline, and that moving the guest is a live migration.
+set -euo pipefail
+provision=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=SCRIPTDIR/../../node/lib.sh
+. "$provision/node/lib.sh"
+cib=${1:?usage: hv-resources.sh CIB_FILE}
+
+# force_stop: the probe's guest has no clean shutdown to wait for (its acknowledged
+# writes are on the NAS already), and a graceful stop would sit out the stop timeout.
+pcs -f "$cib" resource create "$(lab resources.guest)" ocf:heartbeat:VirtualDomain \
+	config="$(lab paths.domain_xml)" hypervisor=qemu:///system migration_transport=ssh force_stop=true \
+	meta allow-migrate=true resource-stickiness=1000 \
+	op start timeout="$(lab timings.start_timeout_s)" op stop timeout="$(lab timings.stop_timeout_s)" \
+	op migrate_to timeout="$(lab timings.migrate_timeout_s)" \
+	op migrate_from timeout="$(lab timings.migrate_timeout_s)" \
+	op monitor interval="$(($(lab timings.monitor_interval_s) / 2))s" timeout="$(lab timings.monitor_timeout_s)"

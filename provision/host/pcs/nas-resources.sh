@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Define the NAS cluster's resources in a CIB file with pcs' file mode:
+#   nas-resources.sh CIB_FILE
+# Provisioning pushes the result to the live cluster; tests/ verifies the same
+# file offline with crm_verify and crm_simulate.
+set -euo pipefail
+provision=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=SCRIPTDIR/../../node/lib.sh
+. "$provision/node/lib.sh"
+cib=${1:?usage: nas-resources.sh CIB_FILE}
+pcs_f() { pcs -f "$cib" "$@"; }
+
+vip=$(lab vip)
+port=$(lab nfs.port)
+group=(--group "$(lab resources.nfs)")
+every=$(lab timings.monitor_interval_s)
+ops=(op start timeout="$(lab timings.start_timeout_s)" op stop timeout="$(lab timings.stop_timeout_s)"
+	op monitor interval="${every}s" timeout="$(lab timings.monitor_timeout_s)")
+
+pcs_f resource defaults update resource-stickiness=100
+
+# DRBD: one Primary at most, promoted by Pacemaker (not systemd, not by hand).
+pcs_f resource create "$(lab resources.drbd)" ocf:linbit:drbd drbd_resource="$(lab drbd.resource)" \
+	op start timeout="$(lab timings.start_timeout_s)" op stop timeout="$(lab timings.stop_timeout_s)" \
+	op promote timeout="$(lab timings.start_timeout_s)" op demote timeout="$(lab timings.stop_timeout_s)" \
+	op monitor interval="$((every + 9))s" role=Promoted timeout="$(lab timings.monitor_timeout_s)" \
+	op monitor interval="$((every + 11))s" role=Unpromoted timeout="$(lab timings.monitor_timeout_s)" \
+	promotable promoted-max=1 promoted-node-max=1 clone-max=2 clone-node-max=1 notify=true
+
+# The NFS service, in start order. Its port is blocked while it starts and
+# stops, so clients retry instead of meeting a half-started server.
+pcs_f resource create "$(lab resources.nfs_block)" ocf:heartbeat:portblock action=block ip="$vip" portno="$port" \
+	protocol=tcp "${ops[@]}" "${group[@]}"
+pcs_f resource create "$(lab resources.nfs_fs)" ocf:heartbeat:Filesystem device="$(lab drbd.device)" \
+	directory="$(lab paths.nas_fs)" fstype=ext4 options=noatime "${ops[@]}" "${group[@]}"
+# Client state (nfsdcld's database) lives on the DRBD filesystem, and the
+# server scope is the same on both nodes: clients then reclaim their locks
+# after a move and grace ends early.
+pcs_f resource create "$(lab resources.nfs_server)" ocf:heartbeat:nfsserver nfs_shared_infodir="$(lab paths.nfs_info)" \
+	nfs_ip="$vip" nfs_server_scope="$vip" "${ops[@]}" "${group[@]}"
+for hv in $(lab_nodes hv); do
+	# The options are sync, never async: async acknowledges writes a failover then loses.
+	pcs_f resource create "$(lab resources.nfs_export)$hv" ocf:heartbeat:exportfs clientspec="$(lab_node "$hv" lab_ip)" \
+		directory="$(lab paths.export)" fsid="$(lab nfs.fsid)" options="$(lab nfs.export_options)" \
+		"${ops[@]}" "${group[@]}"
+done
+pcs_f resource create "$(lab resources.nfs_ip)" ocf:heartbeat:IPaddr2 ip="$vip" cidr_netmask=24 nic=eth1 \
+	"${ops[@]}" "${group[@]}"
+pcs_f resource create "$(lab resources.nfs_unblock)" ocf:heartbeat:portblock action=unblock ip="$vip" portno="$port" \
+	protocol=tcp tickle_dir="$(lab paths.tickle)" reset_local_on_unblock_stop=true "${ops[@]}" "${group[@]}"
+
+clone=$(lab resources.drbd_clone)
+pcs_f constraint order promote "$clone" "then" start "$(lab resources.nfs)"
+pcs_f constraint colocation add "$(lab resources.nfs)" with Promoted "$clone" INFINITY

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# One vnode joins the storage and its cluster: host keys of both vnodes, the
+# NFS export mounted, Pacemaker started. Run on each vnode (the harness runs
+# both at once) after node.sh and once the NAS serves NFS. Idempotent.
+# Nothing here reaches the other vnode: root SSH between them is for migration only.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$here/lib.sh"
+
+# Migration runs over root SSH by name: know both vnodes' host keys, by name and address.
+names=""
+for n in $(lab_nodes hv); do names="$names $n $(lab_node "$n" lab_ip)"; done
+scan() {
+	# shellcheck disable=SC2086 # one word per host
+	ssh-keyscan -T 30 -t ed25519 $names 2>/dev/null | sort >/tmp/known_hosts
+	[ "$(wc -l </tmp/known_hosts)" -eq 4 ]
+}
+# A busy TCG node may miss ssh-keyscan's 5 s default: wait longer, retry.
+wait_for 300 "ssh-keyscan to reach both vnodes" scan
+install_if_changed /tmp/known_hosts /root/.ssh/known_hosts 0644 || true
+
+vip=$(lab vip)
+wait_for 600 "NFS at $vip" timeout 5 bash -c "</dev/tcp/$vip/$(lab nfs.port)"
+nfs_mount=$(lab paths.vnode_mount)
+mountpoint -q "$nfs_mount" || mount "$nfs_mount"
+guest=$(lab paths.guest_dir)
+mkdir -p "$guest"
+# hv-node.sh marks a changed guest definition locally, before the export is
+# mounted; hv-cluster.sh reads the marks of both vnodes from the shared export.
+changed=$(lab paths.guest_changed)
+if [ -e "$changed" ]; then
+	touch "$guest/changed-$(hostname)"
+	rm -f "$changed"
+fi
+
+# Pacemaker on the vnodes starts only with the export mounted.
+systemctl is-active --quiet pacemaker || systemctl start pacemaker

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# A storage node: DRBD on the second disk, and nfsd's settings. Pacemaker
+# (set up by nas-cluster.sh) runs both. Idempotent.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=SCRIPTDIR/lib.sh
+. "$here/lib.sh"
+
+disk=$(lab drbd.disk)
+res=$(lab drbd.resource)
+[ -b "$disk" ] || die "$disk missing: the DRBD disk was not attached (see the Vagrantfile)"
+echo drbd >/etc/modules-load.d/drbd.conf
+modprobe drbd
+
+"$here/drbd/resource.sh" >/tmp/drbd.res
+if install_if_changed /tmp/drbd.res "/etc/drbd.d/$res.res" 0644; then
+	# A running resource takes the new settings in place.
+	drbdadm status "$res" >/dev/null 2>&1 && drbdadm adjust "$res"
+fi
+if ! drbdadm status "$res" >/dev/null 2>&1 && ! drbdadm dump-md "$res" >/dev/null 2>&1; then
+	log "creating DRBD metadata on $disk"
+	drbdadm -- --force create-md "$res"
+fi
+
+# Grace and lease per accelerator (defaults 90 s). Grace must outlast the
+# start of the rest of the NFS group after nfsd (exports, address, unblock):
+# clients can only reclaim their locks once they reach the server, and a lock
+# not reclaimed in grace is lost (QEMU's image lock: the guest stops on EIO).
+# Under TCG that rest takes minutes. Grace ends early anyway once every known
+# client has reclaimed (the client database is on the shared DRBD filesystem).
+grace=$(lab timings.nfs_grace_s)
+cat >/tmp/nfs.conf <<CONF
+[nfsd]
+grace-time=$grace
+lease-time=$(lab timings.nfs_lease_s)
+CONF
+install_if_changed /tmp/nfs.conf /etc/nfs.conf.d/halab.conf 0644 || true
+[ "$(nfsconf --get nfsd grace-time)" = "$grace" ] || die "nfsd grace-time not taken from /etc/nfs.conf.d"
+mkdir -p "$(lab paths.nas_fs)"
+
+# Debian 12 trap: iptables 1.8.9 (either backend) lists the protocol as "6",
+# not "tcp"; resource-agents 4.12's portblock greps for "tcp", never sees its
+# own DROP rule, and its unblock leaves NFS blocked. Upstream's later agents
+# accept both; this one gets the same fix, beside the package's own copy.
+agent=/usr/lib/ocf/resource.d/heartbeat/portblock
+# shellcheck disable=SC2016 # the agent's own text, not expanded here
+fixed='echo "^DROP${w}\(${1}\|6\|17\)${w}--'
+if ! grep -qF "$fixed" "$agent"; then
+	dpkg-divert --quiet --local --rename --divert "$agent.debian" --add "$agent"
+	sed 's/echo "^DROP${w}${1}${w}--/echo "^DROP${w}\\(${1}\\|6\\|17\\)${w}--/' "$agent.debian" >"$agent.new"
+	grep -qF "$fixed" "$agent.new" || die "could not fix $agent: its rule pattern is not the one of resource-agents 4.12"
+	chmod 0755 "$agent.new"
+	mv "$agent.new" "$agent"
+	log "portblock: rule pattern fixed for iptables 1.8.9 (package copy kept as $agent.debian)"
+fi
