@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.judging.breakdown import of_run
 from harness.judging.verdicts import noise_note
 from harness.measure.record import RunRecord
 from harness.probe.observer import Sample
@@ -67,6 +68,7 @@ def write_run_json(path: Path, run: RunRecord, verdicts: dict[str, str], outcome
         "failures": _plain(run.failures),
         "leftover_constraints": _plain(run.leftovers),
         "drbd_after": _plain(run.drbd_after),
+        "nfs_chain_breakdown": _plain(of_run(run)),
         "records": [{**_plain(v), "summary": v.summary()} for v in run.verifications],
         "node_clock_offsets_ms": run.clock_offsets_ms,
         "analysis": run.analysis.to_dict() if run.analysis else None,

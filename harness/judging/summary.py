@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
+from harness.judging.breakdown import of_document
 from harness.measure.record import libvirt_figures
 from harness.probe.stats import percentile
 
@@ -51,6 +52,9 @@ def summary_markdown(rows: Sequence[dict[str, Any]]) -> str:
             values = [float(r["figures"][key]) for r in group if r["figures"].get(key) is not None]
             cells.append(f"{_cell(percentile(values, 50))} / {_cell(percentile(values, 95))}" if values else "-")
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    for row in (r for r in rows if r.get("breakdown")):
+        lines += ["", f"Where the disk stall went: {row['scenario']}, {row['load_mibs']} MiB/s, {row['repeat']}", ""]
+        lines.append(row["breakdown"].rstrip())
     return "\n".join(lines) + "\n"
 
 
@@ -64,13 +68,15 @@ def summary_from_files(paths: Sequence[Path]) -> str:
             # Figures from libvirt's own record, so files written before a fix to them read right.
             figures = {**document["figures"], **libvirt_figures(document["libvirt_completed_job"] or {})}
             row = {"scenario": document["scenario"], "load_mibs": document["load_mibs"], "figures": figures}
+            breakdown = of_document(document)
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise ReportError(
                 f"{path}: not a move run file ({err}); give the JSON files under artifacts/moves-*/"
             ) from err
         passed = bool(verdicts) and all(str(v).startswith("ok") for v in verdicts.values())
         outcome = document.get("outcome") or ("passed" if passed else "failed")
-        rows.append({**row, "repeat": f"{path.parent.name}/{path.stem}", "outcome": outcome})
+        rows.append({**row, "repeat": f"{path.parent.name}/{path.stem}", "outcome": outcome,
+                     "breakdown": breakdown.markdown() if breakdown else None})  # fmt: skip
     return summary_markdown(rows)
 
 

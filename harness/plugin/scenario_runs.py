@@ -11,6 +11,7 @@ import pytest
 
 from harness.cluster.placement import Placement
 from harness.config.budgets import Budget, BudgetError, load_budget
+from harness.judging.breakdown import of_run
 from harness.judging.json_report import write_run_json
 from harness.judging.png_report import write_run_png
 from harness.judging.summary import summary_markdown
@@ -118,9 +119,11 @@ def reporter(
             for key, value in figures.items():
                 record_property(key, value)
             outcome = _outcome(result, wrong)
+            breakdown = of_run(result)
             request.config.stash[RUNS].append(
-                {"scenario": name, "load_mibs": load_mibs, "repeat": repeat, "outcome": outcome, "figures": figures}
-            )
+                {"scenario": name, "load_mibs": load_mibs, "repeat": repeat, "outcome": outcome, "figures": figures,
+                 "breakdown": breakdown.markdown() if breakdown else None}
+            )  # fmt: skip
             plain = {v.name: ("ok: " if v.ok else "FAILED: ") + v.detail for v in verdicts}
             files = [write_run_json(stem.with_suffix(".json"), result, plain, outcome)]
             if result.samples:

@@ -6,7 +6,7 @@ reports the newest record an older boot left on disk.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from harness.probe.observer import Sample
@@ -57,20 +57,22 @@ def disk_figures(unique: Sequence[Sample], end_ns: int | None, start_ns: int | N
 
 
 def progress_times(samples: Sequence[Sample]) -> list[int]:
-    """Arrival times of the heartbeats that report a newly acknowledged record of their own boot.
+    """Arrival times of the heartbeats that report a newly acknowledged record of their own boot."""
+    return ack_progress((s.host_ns, s.hb.boot_id, s.hb.last_ack) for s in samples if s.hb.has_disk)
+
+
+def ack_progress(acks: Iterable[tuple[int, str, int]]) -> list[int]:
+    """The same from (arrival ns, boot id, last acknowledged record) triples, as a run's JSON holds them.
 
     A boot's first report is no progress: a restarted probe first reports the newest record
     an older boot left on disk, and counting that would hide the restart's stall.
     """
     newest: dict[str, int] = {}
     times: list[int] = []
-    for sample in samples:
-        if not sample.hb.has_disk:
-            continue
-        boot, ack = sample.hb.boot_id, sample.hb.last_ack
+    for host_ns, boot, ack in acks:
         prior = newest.get(boot, 0)
         if prior and ack > prior:
-            times.append(sample.host_ns)
+            times.append(host_ns)
         if ack > prior:
             newest[boot] = ack
     return times
