@@ -14,6 +14,8 @@ import pytest
 from harness.measure.record import RunRecord
 from harness.runs.controls import CONTROLS, Control
 
+pytestmark = [pytest.mark.destructive]
+
 Plant = Callable[[Control], RunRecord]
 
 

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+
 from harness.measure.record import RunRecord
 from harness.runs.faults import FAULTS, Fault
+
+pytestmark = [pytest.mark.fault, pytest.mark.destructive]
 
 Measure = Callable[[Fault, str], RunRecord]
 

@@ -21,6 +21,8 @@ from harness.probe.timeline import analyze
 from harness.runs.faults import domain
 from harness.waiting import wait_for
 
+pytestmark = [pytest.mark.destructive]
+
 SERVICE = {"hv": RESOURCES.guest, "nas": RESOURCES.nfs_server}
 
 

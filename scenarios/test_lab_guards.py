@@ -9,6 +9,8 @@ from harness.host import network as host_network
 from harness.lab.handle import Lab
 from harness.lab.ssh import LabError
 
+pytestmark = [pytest.mark.smoke]
+
 
 def libvirt_inventory() -> tuple[str, str]:
     return host_network.virsh("list", "--all", "--name").stdout, host_network.virsh(

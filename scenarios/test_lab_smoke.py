@@ -15,6 +15,8 @@ from harness.lab.handle import Lab
 from harness.probe.observer import Observer
 from harness.probe.timeline import analyze
 
+pytestmark = [pytest.mark.smoke]
+
 CLUSTERS = {role: node_names(role) for role in ("nas", "hv")}
 
 

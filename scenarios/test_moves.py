@@ -14,6 +14,8 @@ import pytest
 from harness.measure.record import RunRecord
 from harness.runs.moves import SCENARIOS, Scenario
 
+pytestmark = [pytest.mark.move]
+
 LOADS = ("idle", "load")
 Measure = Callable[[Scenario, str], RunRecord]
 

@@ -15,6 +15,8 @@ from harness.host.box import BOX_DIR
 from harness.host.fencing import FENCE_KEY
 from harness.lab.handle import Lab
 
+pytestmark = [pytest.mark.smoke]
+
 INSECURE_KEY = (BOX_DIR / "vagrant.pub").read_text().split()[1]
 ALL_NODES = node_names()
 

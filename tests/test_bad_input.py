@@ -138,6 +138,19 @@ def test_a_known_scenario_name_still_selects_it_alone(host: dict[str, str]) -> N
     assert selected and all("nas_move" in line and "test_move[" in line for line in selected), done.stdout
 
 
+def test_not_destructive_leaves_out_every_test_that_breaks_the_lab(host: dict[str, str]) -> None:
+    done = scenarios(host, "-m", "not destructive", "--collect-only", "-q")
+    assert done.returncode == 0, done.stdout + done.stderr
+    selected = [line for line in done.stdout.splitlines() if "::" in line]
+    assert any("test_move[" in line for line in selected), done.stdout  # the selection is not empty
+    breaking = ("test_faults.py", "test_fencing.py", "test_controls.py")
+    assert [line for line in selected if line.startswith(tuple(f"scenarios/{m}" for m in breaking))] == []
+
+
+def test_an_unknown_marker_is_refused(host: dict[str, str]) -> None:
+    refused(scenarios(host, "-m", "smok", "--collect-only"), "smok")
+
+
 @pytest.mark.parametrize(
     ("text", "phrases"),
     [
