@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -60,6 +61,14 @@ def _provision(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ssh(args: argparse.Namespace) -> int:
+    lab = _lab(args)
+    lab.config.role_of(args.node)  # an unknown node is refused with the names of the real ones
+    lab.require_running()
+    argv = ["ssh", "-F", str(lab.ssh_config()), args.node, *args.command]
+    os.execvp(argv[0], argv)  # the user's own session: their terminal, their exit code
+
+
 def _destroy(args: argparse.Namespace) -> int:
     for item in _lab(args).destroy():
         print(f"removed {item}")
@@ -101,6 +110,10 @@ def parser() -> argparse.ArgumentParser:
     up.set_defaults(run=_up)
     verbs.add_parser("status", parents=[lab_options], help="the nodes' states").set_defaults(run=_status)
     verbs.add_parser("provision", parents=[lab_options], help="run provisioning again").set_defaults(run=_provision)
+    ssh = verbs.add_parser("ssh", parents=[lab_options], help="a shell (or a command) on a node of the lab")
+    ssh.add_argument("node", help="vnode2, vnode3, nas1 or nas2")
+    ssh.add_argument("command", nargs=argparse.REMAINDER, help="a command to run there instead of a shell")
+    ssh.set_defaults(run=_ssh)
     destroy = verbs.add_parser("destroy", parents=[lab_options], help="destroy the lab and sweep its leftovers")
     destroy.set_defaults(run=_destroy)
 

@@ -120,6 +120,14 @@ def test_verify_records_refuses_a_missing_image_and_a_bad_ring(host: dict[str, s
     refused(ha_lab(host, "verify-records", str(image), "--upto", "three", "--ring", "8"), "invalid int value")
 
 
+def test_ssh_to_a_node_that_is_not_in_the_lab_names_the_nodes(host: dict[str, str]) -> None:
+    refused(ha_lab(host, "ssh", "--name", LAB, "nas9"), "no node 'nas9' in the lab", "vnode2, vnode3, nas1, nas2")
+
+
+def test_ssh_to_a_lab_that_is_not_up_says_so(host: dict[str, str]) -> None:
+    refused(ha_lab(host, "ssh", "--name", LAB, "nas1", "true"), f"lab {LAB} is not running", "ha-lab up")
+
+
 # --- pytest scenarios/ ----------------------------------------------------------------------------
 
 
