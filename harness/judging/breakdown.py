@@ -1,8 +1,9 @@
 """Where a NAS move's disk stall went: each action of the NFS group and DRBD, the gaps between, the reconnect.
 
 The stall runs from the guest's last acknowledged write before the NFS chain's last action
-ended to its first one after; the rows add up to it (an action before the stall adds nothing). A gap is time in which no action of
-those resources ran: the controller's notifies, first monitors and re-plans live there.
+ended to its first one after; the rows add up to it (an action before the stall adds
+nothing). A gap is time in which no action of those resources ran: the controller's
+notifies, first monitors and re-plans live there.
 """
 
 from __future__ import annotations

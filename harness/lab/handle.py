@@ -23,7 +23,7 @@ from harness.host.box import ensure_box
 from harness.host.guest_image import GuestImage, build_guest_image
 from harness.lab import provision as provisioning
 from harness.lab.machines import Machines
-from harness.lab.ssh import LabError, Ssh
+from harness.lab.ssh import TIMEOUT_S, LabError, Ssh
 from harness.probe.observer import Observer
 
 FIRST_HEARTBEAT_TIMEOUT_S = 900
@@ -136,8 +136,10 @@ class Lab:
         self.progress(f"lab: fence_virtd listening (pid {pid}), log {self.logs / 'fence_virtd.log'}")
 
     # --- node access -----------------------------------------------------
-    def ssh(self, node: str, command: str, log: str | None = None, stdin: bytes | None = None) -> str:
-        return self.remote.run(node, command, log=log, stdin=stdin)
+    def ssh(
+        self, node: str, command: str, log: str | None = None, stdin: bytes | None = None, timeout: float = TIMEOUT_S
+    ) -> str:
+        return self.remote.run(node, command, log=log, stdin=stdin, timeout=timeout)
 
     def ssh_bytes(self, node: str, command: str) -> bytes:
         return self.remote.run_bytes(node, command)

@@ -11,6 +11,10 @@ from typing import Any
 
 from harness.errors import HarnessError
 
+# Every remote command is bounded: a command stuck on a hard NFS mount must not hang the run.
+# Longer than the longest wait the harness asks a node for (crm_resource --wait on TCG: 1200 s).
+TIMEOUT_S = 2400.0
+
 
 class LabError(HarnessError):
     """The lab cannot do what was asked; the message says what to do."""
@@ -62,25 +66,32 @@ class Ssh:
         self._connect(node)
         return ["ssh", "-F", str(self.config()), "-o", "BatchMode=yes", node, command]
 
-    def run(self, node: str, command: str, log: str | None = None, stdin: bytes | None = None) -> str:
+    def run(
+        self, node: str, command: str, log: str | None = None, stdin: bytes | None = None, timeout: float = TIMEOUT_S
+    ) -> str:
         """Run a command on a node and return its output.
 
         With `log`, the output streams to logs/NODE-LOG.log instead (long
         provisioning steps: follow them with tail -f) and "" is returned.
         """
         args = self.argv(node, command)
-        if log:
-            path = self.logs / f"{node}-{log}.log"
-            with open(path, "a") as f:
-                f.write(f"$ {command}\n")
-                f.flush()
-                result = subprocess.run(args, input=stdin or b"", stdout=f, stderr=subprocess.STDOUT, check=False)
-            out, shown = "", path.read_text(errors="replace")
-        else:
-            done = subprocess.run(args, input=stdin or b"", capture_output=True, check=False)
-            out = done.stdout.decode(errors="replace")
-            shown = out + done.stderr.decode(errors="replace")
-            result = done
+        try:
+            if log:
+                path = self.logs / f"{node}-{log}.log"
+                with open(path, "a") as f:
+                    f.write(f"$ {command}\n")
+                    f.flush()
+                    result = subprocess.run(
+                        args, input=stdin or b"", stdout=f, stderr=subprocess.STDOUT, check=False, timeout=timeout
+                    )
+                out, shown = "", path.read_text(errors="replace")
+            else:
+                done = subprocess.run(args, input=stdin or b"", capture_output=True, check=False, timeout=timeout)
+                out = done.stdout.decode(errors="replace")
+                shown = out + done.stderr.decode(errors="replace")
+                result = done
+        except subprocess.TimeoutExpired as err:
+            raise LabError(f"{node}: '{command}' did not finish within {timeout:.0f} s; the node may be hung") from err
         if result.returncode != 0:
             tail = "\n".join(shown.splitlines()[-15:])
             raise LabError(f"{node}: '{command}' failed (exit {result.returncode}):\n{tail}")
@@ -88,7 +99,12 @@ class Ssh:
 
     def run_bytes(self, node: str, command: str) -> bytes:
         """Run a command on a node and return its output unchanged (file contents, images)."""
-        done = subprocess.run(self.argv(node, command), stdin=subprocess.DEVNULL, capture_output=True, check=False)
+        try:
+            done = subprocess.run(
+                self.argv(node, command), stdin=subprocess.DEVNULL, capture_output=True, check=False, timeout=TIMEOUT_S
+            )
+        except subprocess.TimeoutExpired as err:
+            raise LabError(f"{node}: '{command}' did not finish within {TIMEOUT_S:.0f} s") from err
         if done.returncode != 0:
             raise LabError(f"{node}: '{command}' failed (exit {done.returncode}): {done.stderr.decode()[-500:]}")
         return done.stdout

@@ -1,0 +1,39 @@
+"""Remote commands are bounded: a hung one ends with an error that names it, within its timeout."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.lab.ssh import LabError, Ssh
+
+
+class LocalSsh(Ssh):
+    """The real run() over a local shell instead of ssh: the node is this host."""
+
+    def argv(self, node: str, command: str) -> list[str]:
+        return ["sh", "-c", command]
+
+
+@pytest.fixture
+def ssh(tmp_path: Path) -> LocalSsh:
+    return LocalSsh(tmp_path, tmp_path, "t", lambda: "")
+
+
+@pytest.mark.parametrize("log", [None, "provision"])
+def test_a_hung_command_ends_with_an_error_naming_it(ssh: LocalSsh, log: str | None) -> None:
+    started = time.monotonic()
+    with pytest.raises(LabError, match=r"nas1: 'sleep 30' did not finish within 1 s"):
+        ssh.run("nas1", "sleep 30", log=log, timeout=1)
+    assert time.monotonic() - started < 10
+
+
+def test_a_failed_command_shows_its_output_and_exit(ssh: LocalSsh) -> None:
+    with pytest.raises(LabError, match=r"(?s)nas1: 'echo why; exit 3' failed \(exit 3\):\nwhy"):
+        ssh.run("nas1", "echo why; exit 3")
+
+
+def test_a_command_within_its_timeout_returns_its_output(ssh: LocalSsh) -> None:
+    assert ssh.run("nas1", "echo fine", timeout=30) == "fine\n"
