@@ -24,7 +24,7 @@ from harness.measure.record import Action, RunRecord
 from harness.probe.observer import Observer
 from harness.probe.records import Verification, verify_boots
 from harness.probe.timeline import analyze, noise
-from harness.waiting import WaitTimeout
+from harness.waiting import NotYet, WaitTimeout, wait_for
 
 TAIL_S = 5.0  # after the clusters are idle and the disk wrote again, to see the guest settle
 CLOSE_WAIT_S = 5.0  # a guest silent this long at the window's end did not come back
@@ -118,22 +118,26 @@ def wait_for_disk_progress(observer: Observer, timeout_s: float, after_ns: int =
     newest record already on disk: only an advance past a non-zero value is a
     write of this boot.
     """
-    deadline = time.monotonic() + timeout_s
     try:
         first = observer.wait_for_heartbeat(timeout_s, after_ns=after_ns or time.time_ns())
     except TimeoutError as err:
         raise WaitTimeout(f"the guest acknowledged no disk write for {timeout_s:.0f} s: {err}") from err
-    boot, base = first.hb.boot_id, first.hb.last_ack or None
-    while time.monotonic() < deadline:
+    boot, base, acked = first.hb.boot_id, first.hb.last_ack, 0
+
+    def advanced() -> bool:
+        nonlocal boot, base, acked
         newest = observer.samples[-1].hb
         if newest.boot_id != boot:
-            boot, base = newest.boot_id, None  # a new boot's first report is an older boot's record
-        elif base is None:
-            base = newest.last_ack or None
+            boot, base = newest.boot_id, 0  # a new boot's first report is an older boot's record
+        elif not base:
+            base = newest.last_ack
         elif newest.last_ack > base:
-            return newest.last_ack
-        time.sleep(0.1)
-    raise WaitTimeout(f"the guest acknowledged no disk write for {timeout_s:.0f} s (stuck at {base})")
+            acked = newest.last_ack
+            return True
+        raise NotYet(f"stuck at record {base} of boot {boot}")
+
+    wait_for("the guest acknowledging a disk write", timeout_s, advanced, every_s=0.1)
+    return acked
 
 
 def collect(lab: Lab, run: RunRecord, end: Placement, migrated_to: str | None) -> None:
