@@ -33,8 +33,15 @@ def feed_later(observer: FeedObserver, samples: list[Sample], after_s: float = 0
 
 def test_an_advance_of_the_same_boot_is_progress() -> None:
     observer = FeedObserver([beat(1, 0, last_ack=40)])
-    feed_later(observer, [beat(2, 5, last_ack=40), beat(3, 10, last_ack=41)])
-    assert wait_for_disk_progress(observer, timeout_s=5) == 41  # type: ignore[arg-type]
+    feed_later(observer, [beat(2, 5, last_ack=40), beat(3, 10, last_ack=41), beat(4, 60, last_ack=42)])
+    assert wait_for_disk_progress(observer, timeout_s=5) == 42  # type: ignore[arg-type]
+
+
+def test_the_write_in_flight_at_the_start_is_not_yet_progress() -> None:
+    # Record 41 was on its way when the wait began (a cut may let its reply through): 42 must follow.
+    observer = FeedObserver([beat(1, 0, last_ack=40), beat(2, 5, last_ack=41)])
+    with pytest.raises(WaitTimeout, match=f"last: stuck at record 41 of boot {BOOT}"):
+        wait_for_disk_progress(observer, timeout_s=0.3)  # type: ignore[arg-type]
 
 
 def test_a_new_boots_first_report_is_no_progress() -> None:

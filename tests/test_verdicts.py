@@ -170,6 +170,17 @@ def test_a_disk_that_never_comes_back_fails_disk_resumed_even_within_a_tcg_stall
     assert failed(stuck_disk_run(), tcg) == [DISK_RESUMED]
 
 
+def test_the_write_in_flight_when_the_disk_went_away_is_no_resumption() -> None:
+    """The disk_gone control's race: the record on its way when NFS was cut is acknowledged just after idle."""
+    run = good_run()
+    idle_ack = max(s.hb.last_ack for s in run.samples if s.host_ns <= run.idle_ns)
+    run.samples = [dataclasses.replace(s, hb=dataclasses.replace(s.hb, last_ack=min(s.hb.last_ack, idle_ack + 1)))
+                   for s in run.samples]  # fmt: skip
+    assert failed(finish(run)) == [DISK_RESUMED]
+    run = good_run()  # the next record after it, though, was written after idle: resumed
+    assert DISK_RESUMED not in failed(run)
+
+
 def test_no_freeze_budget_above_ten_seconds_but_where_the_guest_restarts() -> None:
     for accel in ("kvm", "tcg"):
         for name in [*SCENARIOS, "nas_crash", "replication_cut", "migrate_in_grace"]:

@@ -116,13 +116,14 @@ def _libvirt(run: RunRecord, expect: Expectations, a: Analysis) -> Verdict | Non
 
 def _disk_resumed(run: RunRecord, expect: Expectations, a: Analysis) -> Verdict:
     # With a hard NFS mount a disk that is gone blocks rather than fails: no error, heartbeats keep
-    # coming. Only a record acknowledged after the clusters went idle shows the disk is back.
+    # coming. Only a record written and acknowledged after the clusters went idle shows the disk is back.
     at = run.disk_resumed_ns
     if at is None:
         waited = (run.ended_ns - run.idle_ns) / 1e9 if run.idle_ns else 0.0
         why = "the run ended before the clusters were idle" if not run.idle_ns else f"none in the {waited:.0f} s after"
-        return Verdict(DISK_RESUMED, False, f"no record acknowledged after the clusters went idle: {why}")
-    return Verdict(DISK_RESUMED, True, f"a new record acknowledged {(at - run.idle_ns) / 1e9:.1f} s after idle")
+        return Verdict(DISK_RESUMED, False, f"no record written and acknowledged after the clusters went idle: {why}")
+    after_s = (at - run.idle_ns) / 1e9
+    return Verdict(DISK_RESUMED, True, f"a record written after idle acknowledged {after_s:.1f} s after idle")
 
 
 def _records(run: RunRecord, expect: Expectations, a: Analysis) -> Verdict:

@@ -14,7 +14,7 @@ from harness.cluster.placement import Command, Placement
 from harness.cluster.state import Failure, Location
 from harness.cluster.watch import Change
 from harness.config.timings import PROBE
-from harness.probe.disk import first_progress_after
+from harness.probe.disk import first_write_after
 from harness.probe.observer import Sample
 from harness.probe.records import Verification
 from harness.probe.timeline import Analysis, Noise
@@ -66,10 +66,10 @@ class RunRecord:
 
     @property
     def disk_resumed_ns(self) -> int | None:
-        """The first record acknowledged after the clusters went idle, within the window."""
+        """When a record written after the clusters went idle was acknowledged, within the window."""
         if not self.idle_ns:
             return None
-        return first_progress_after(self.samples, self.idle_ns)
+        return first_write_after(self.samples, self.idle_ns)
 
     def figures(self) -> dict[str, float | int | str | None]:
         """The headline numbers, flat: what a summary table and JUnit properties show."""

@@ -112,7 +112,7 @@ def close_window(observer: Observer, wait_s: float = CLOSE_WAIT_S) -> int:
 
 
 def wait_for_disk_progress(observer: Observer, timeout_s: float, after_ns: int = 0) -> int:
-    """Until the probe acknowledges a record it wrote after `after_ns`; return that record's number.
+    """Until the probe acknowledges a record it issued after `after_ns`; return that record's number.
 
     A probe that just started reports 0 while it scans its ring, then the
     newest record already on disk: only an advance past a non-zero value is a
@@ -122,19 +122,21 @@ def wait_for_disk_progress(observer: Observer, timeout_s: float, after_ns: int =
         first = observer.wait_for_heartbeat(timeout_s, after_ns=after_ns or time.time_ns())
     except TimeoutError as err:
         raise WaitTimeout(f"the guest acknowledged no disk write for {timeout_s:.0f} s: {err}") from err
-    boot, base, acked = first.hb.boot_id, first.hb.last_ack, 0
+    # One write at a time: the record in flight at `after_ns` may complete without the disk working
+    # after it, so a boot seen then must get two records further; a boot that starts later, one.
+    boot, base, needed, acked = first.hb.boot_id, first.hb.last_ack, 2, 0
 
     def advanced() -> bool:
-        nonlocal boot, base, acked
+        nonlocal boot, base, needed, acked
         newest = observer.samples[-1].hb
         if newest.boot_id != boot:
-            boot, base = newest.boot_id, 0  # a new boot's first report is an older boot's record
+            boot, base, needed = newest.boot_id, 0, 1  # a new boot's first report is an older boot's record
         elif not base:
             base = newest.last_ack
-        elif newest.last_ack > base:
+        elif newest.last_ack >= base + needed:
             acked = newest.last_ack
             return True
-        raise NotYet(f"stuck at record {base} of boot {boot}")
+        raise NotYet(f"stuck at record {newest.last_ack} of boot {boot}")
 
     wait_for("the guest acknowledging a disk write", timeout_s, advanced, every_s=0.1)
     return acked

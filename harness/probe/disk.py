@@ -78,9 +78,26 @@ def ack_progress(acks: Iterable[tuple[int, str, int]]) -> list[int]:
     return times
 
 
-def first_progress_after(samples: Sequence[Sample], after_ns: int) -> int | None:
-    """When the guest first acknowledged a new record after `after_ns` (host clock), if it did."""
-    return next((at for at in progress_times(samples) if at > after_ns), None)
+def first_write_after(samples: Sequence[Sample], after_ns: int) -> int | None:
+    """When the guest first acknowledged a record it *issued* after `after_ns` (host clock), if it did.
+
+    The probe writes one record at a time, one every record interval: the record in flight
+    at `after_ns` may still complete (its request left before a cut, its reply comes after),
+    so only the one after it shows a disk that works after `after_ns`. A boot first heard
+    after `after_ns` started after it: its first report is an older record, its next its own.
+    """
+    newest: dict[str, int] = {}
+    for sample in samples:
+        if not sample.hb.has_disk or not sample.hb.last_ack:
+            continue
+        boot, ack = sample.hb.boot_id, sample.hb.last_ack
+        if sample.host_ns <= after_ns:
+            newest[boot] = max(newest.get(boot, 0), ack)
+        elif boot not in newest:
+            newest[boot] = ack - 1  # a new boot: its next record is its own
+        elif ack >= newest[boot] + 2:
+            return sample.host_ns
+    return None
 
 
 def boot_acks(samples: Sequence[Sample]) -> list[BootAcks]:
