@@ -73,7 +73,16 @@ class Lab:
         return self.lab_json.exists()
 
     def status(self) -> dict[str, str]:
-        return self.machines.states() if self.exists() else {}
+        if not self.exists():
+            return {}
+        self.refresh_config()
+        return self.machines.states()
+
+    def refresh_config(self) -> None:
+        """lab.json as this code renders it (the Vagrantfile reads it), accelerator and box kept:
+        a lab brought up by older code is read with the keys this code's files expect."""
+        made = json.loads(self.lab_json.read_text())
+        self.config.write(made["accel"], made["box"], self.console_dir)
 
     def running(self) -> bool:
         states = self.status()
