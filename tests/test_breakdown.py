@@ -7,11 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from harness.judging.breakdown import nas_breakdown, of_document, of_run
+from harness.cluster.journal import ran_ops
+from harness.judging.breakdown import GAP, nas_breakdown, of_document, of_run
 from harness.judging.json_report import write_run_json
 from harness.judging.summary import summary_from_files
 from harness.measure.record import Action
 from tests.test_verdicts import MS, good_run
+
+DATA = Path(__file__).parent / "data"
 
 S = 1_000_000_000
 
@@ -35,13 +38,16 @@ def test_the_steps_add_up_to_the_stall_from_the_last_write_to_the_next() -> None
     assert bd.stall_s == pytest.approx(151)  # 9 s -> 160 s
     assert sum(s.adds_s for s in bd.steps) == pytest.approx(bd.stall_s)
     assert [(s.what, s.adds_s) for s in bd.steps[:3]] == [
-        ("gap (notifies, monitors, re-plans)", 1.0),
+        (GAP, 1.0),
         ("nfs_server stop on nas2", 40.0),
-        ("gap (notifies, monitors, re-plans)", 10.0),
+        (GAP, 10.0),
     ]
     assert bd.steps[-1].what == "client reconnect (to the first write after)"
     assert bd.steps[-1].adds_s == pytest.approx(25)
     assert "| **disk stall** | | | **151.0** |" in bd.markdown()
+    assert bd.by_kind() == pytest.approx(
+        {"start": 54.0, "stop": 40.0, "reconnect": 25.0, "gap": 25.0, "promote": 5.0, "demote": 2.0}
+    )
 
 
 def test_overlapping_actions_count_once() -> None:
@@ -58,7 +64,7 @@ def test_a_run_without_nfs_actions_has_no_breakdown() -> None:
 
 
 def test_a_disk_that_never_came_back_says_so() -> None:
-    bd = nas_breakdown([act("nfs_server", "nas1", "start", 10, 20)], [5 * S], after_ns=0)
+    bd = nas_breakdown([act("nfs_server", "nas1", "start", 10, 20)], [5 * S], after_ns=0, until_ns=30 * S)
     assert bd is not None
     assert bd.steps[-1].what == "no write after the chain in the window"
 
@@ -74,3 +80,20 @@ def test_a_run_file_gives_the_same_breakdown_as_its_record(tmp_path: Path) -> No
     assert [s.what for s in from_record.steps][1] == "nfs_server start on nas1"
     assert from_record.stall_s == pytest.approx(0.4, abs=0.06)
     assert "Where the disk stall went: hypervisor_move" in summary_from_files([path])
+
+
+def test_the_nodes_journals_name_the_notifies_and_monitors_between_the_actions() -> None:
+    ops = []
+    for node in ("nas1", "nas2"):
+        text = (DATA / f"journal-{node}-nas_move.txt").read_text()
+        ops += [Action(o.resource, node, o.operation, 0 if o.ok else 1, int(o.started_s * S), int(o.ended_s * S))
+                for o in ran_ops(text)]  # fmt: skip
+    # The guest's last write before the NAS move of that run, and its first after (host clock = nodes' here).
+    bd = nas_breakdown(ops, [1796308480 * S, 1796308600 * S], after_ns=1796308480 * S)
+    assert bd is not None
+    named = [s.what for s in bd.steps]
+    assert "drbd_r0 notify on nas1" in named and "drbd_r0 promote on nas1" in named
+    assert "nfs_server start on nas1" in named and "nfs_fs monitor on nas1" in named
+    assert sum(s.adds_s for s in bd.steps) == pytest.approx(bd.stall_s)
+    gaps = sum(s.adds_s for s in bd.steps if s.what == GAP)
+    assert gaps < 0.25 * bd.stall_s  # most of the stall is now operations with names

@@ -1,13 +1,12 @@
 """Where a NAS move's disk stall went: each action of the NFS group and DRBD, the gaps between, the reconnect.
 
-The stall runs from the guest's last acknowledged write before the NFS chain's last action
-ended to its first one after; the rows add up to it (an action before the stall adds
-nothing). A gap is time in which no action of those resources ran: the controller's
-notifies, first monitors and re-plans live there.
+The stall is the longest stretch without an acknowledged write in the run's window (the run's
+`disk_stall_ms`); the rows are the chain's operations inside it, and add up to it.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +14,11 @@ from typing import Any
 from harness.config.facts import RESOURCES
 from harness.measure.record import Action, RunRecord
 from harness.probe.disk import ack_progress, progress_times
+
+# With the nodes' journals every operation is a row of its own; what is left between them is the
+# controller's own time (re-planning, waiting on its load throttle); with the CIB's history only,
+# notifies and first monitors fall in the gaps too.
+GAP = "gap (no operation of the chain running)"
 
 # The resources that stand between the guest's disk and the NFS server, in the NAS cluster.
 NFS_CHAIN_PREFIXES = (RESOURCES.nfs, RESOURCES.drbd)
@@ -37,48 +41,70 @@ class Breakdown:
         lines = ["| step | at s | took s | adds s |", "|---|---|---|---|"]
         lines += [f"| {s.what} | {s.at_s:.1f} | {s.took_s:.1f} | {s.adds_s:.1f} |" for s in self.steps]
         lines.append(f"| **disk stall** | | | **{self.stall_s:.1f}** |")
-        return "\n".join(lines) + "\n"
+        kinds = ", ".join(f"{kind} {seconds:.1f} s" for kind, seconds in self.by_kind().items())
+        return "\n".join(lines) + f"\n\nBy kind: {kinds}.\n"
+
+    def by_kind(self) -> dict[str, float]:
+        """Seconds of the stall per kind of step (stop, start, notify, monitor, gap, reconnect…), largest first."""
+        totals: dict[str, float] = {}
+        for step in self.steps:
+            words = step.what.split()
+            # "<resource> <operation> on <node>", or a gap, the reconnect, or a disk that never came back.
+            kind = (
+                words[1] if " on " in step.what else {"client": "reconnect", "no": "no write"}.get(words[0], words[0])
+            )
+            totals[kind] = totals.get(kind, 0.0) + step.adds_s
+        return dict(sorted(totals.items(), key=lambda kv: -kv[1]))
 
 
 def in_chain(action: Action) -> bool:
-    return action.resource.startswith(NFS_CHAIN_PREFIXES) and action.operation != "monitor"
+    return action.resource.startswith(NFS_CHAIN_PREFIXES)
 
 
-def nas_breakdown(actions: Sequence[Action], progress_ns: Sequence[int], after_ns: int) -> Breakdown | None:
-    """The stall around the NFS chain's actions after `after_ns` (the move's request); None without them."""
-    chain = sorted((a for a in actions if in_chain(a) and a.ended_ns >= after_ns), key=lambda a: a.started_ns)
+def nas_breakdown(
+    actions: Sequence[Action], progress_ns: Sequence[int], after_ns: int, until_ns: int | None = None
+) -> Breakdown | None:
+    """The longest stretch without a write between `after_ns` (the move's request) and `until_ns` (the
+    window's end), and the chain's operations inside it; None when no operation of the chain falls in it."""
+    end_of_window = until_ns if until_ns is not None else max([*progress_ns, after_ns])
+    earlier = [t for t in progress_ns if t <= after_ns]
+    points = earlier[-1:] + [t for t in progress_ns if after_ns < t <= end_of_window]
+    if not points:
+        return None
+    resumed = [*points, end_of_window] if points[-1] < end_of_window else points
+    start, end = max(itertools.pairwise(resumed), key=lambda p: p[1] - p[0], default=(points[0], points[0]))
+    came_back = end in progress_ns
+    chain = sorted(
+        (a for a in actions if in_chain(a) and a.ended_ns > start and a.started_ns < end), key=lambda a: a.started_ns
+    )
     if not chain:
         return None
-    last_end = max(a.ended_ns for a in chain)
-    # Writes may go on while the first stops run (until the port is blocked): the stall starts at the last one.
-    before = [t for t in progress_ns if after_ns <= t <= last_end]
-    after = [t for t in progress_ns if t > last_end]
-    start = before[-1] if before else min(after_ns, chain[0].started_ns)
-    end = after[0] if after else last_end
     steps: list[Step] = []
-    reached = start  # the latest end so far: actions that overlap leave no gap
+    reached = start  # the latest end so far: operations that overlap leave no gap
     for action in chain:
         if action.started_ns > reached:
             gap_s = (action.started_ns - reached) / 1e9
-            steps.append(Step("gap (notifies, monitors, re-plans)", (reached - start) / 1e9, gap_s, gap_s))
+            steps.append(Step(GAP, (reached - start) / 1e9, gap_s, gap_s))
         took_s = (action.ended_ns - action.started_ns) / 1e9
-        adds_s = max(0, action.ended_ns - max(action.started_ns, reached)) / 1e9
+        adds_s = max(0, min(action.ended_ns, end) - max(action.started_ns, reached)) / 1e9
         what = f"{action.resource} {action.operation} on {action.node}"
         steps.append(Step(what, (action.started_ns - start) / 1e9, took_s, adds_s))
-        reached = max(reached, action.ended_ns)
-    what = "client reconnect (to the first write after)" if after else "no write after the chain in the window"
+        reached = min(max(reached, action.ended_ns), end)
+    what = "client reconnect (to the first write after)" if came_back else "no write after the chain in the window"
     tail_s = max(0, end - reached) / 1e9
     steps.append(Step(what, (reached - start) / 1e9, tail_s, tail_s))
     return Breakdown(steps, (end - start) / 1e9)
 
 
 def of_run(run: RunRecord) -> Breakdown | None:
-    return nas_breakdown(run.actions, progress_times(run.samples), run.started_ns)
+    # The nodes' journals name every operation (notifies, first monitors); the CIB keeps the last of each kind.
+    return nas_breakdown(run.node_ops or run.actions, progress_times(run.samples), run.started_ns, run.ended_ns or None)
 
 
 def of_document(document: dict[str, Any]) -> Breakdown | None:
     """The same from a run's JSON file (`json_report.write_run_json`)."""
     beats = document["heartbeats"]
     progress = ack_progress(zip(beats["host_ns"], beats["boot_id"], beats["last_ack"], strict=True))
-    actions = [Action(**a) for a in document["pacemaker_actions"]]
-    return nas_breakdown(actions, progress, document["window_ns"]["move_requested"])
+    actions = [Action(**a) for a in document.get("node_operations") or document["pacemaker_actions"]]
+    window = document["window_ns"]
+    return nas_breakdown(actions, progress, window["move_requested"], window["ended"] or None)

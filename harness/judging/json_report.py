@@ -63,6 +63,7 @@ def write_run_json(path: Path, run: RunRecord, verdicts: dict[str, str], outcome
         "commands": _plain(run.commands),
         "cluster_changes": _plain(run.changes),
         "pacemaker_actions": _plain(run.actions),
+        "node_operations": _plain(run.node_ops),
         "libvirt_completed_job": run.migration,
         "guest_states": run.guest_states,
         "failures": _plain(run.failures),

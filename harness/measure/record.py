@@ -51,6 +51,8 @@ class RunRecord:
     baseline: Noise | None = None  # the heartbeats' noise over the quiet stretch before the strike
     changes: list[Change] = field(default_factory=list)
     actions: list[Action] = field(default_factory=list)
+    # Every operation the NAS nodes ran in the window, from their journals: notifies and monitors too.
+    node_ops: list[Action] = field(default_factory=list)
     migration: dict[str, Any] | None = None  # libvirt's completed-job statistics on the destination
     guest_states: dict[str, str | None] = field(default_factory=dict)
     failures: dict[str, list[Failure]] = field(default_factory=dict)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from harness.cluster import hypervisor, placement
+from harness.cluster.journal import ran_ops
 from harness.cluster.placement import Placement
 from harness.cluster.state import operations_from_cib
 from harness.cluster.watch import Watch
@@ -160,6 +161,7 @@ def collect(lab: Lab, run: RunRecord, end: Placement, migrated_to: str | None) -
                 )
         run.failures[role] = list(placement.cluster_state(lab, role).failures)
     run.actions.sort(key=lambda a: a.started_ns)
+    run.node_ops = journal_ops(lab, run, [n.name for n in lab.config.nodes("nas") if n.name not in lab.down])
     run.leftovers = placement.leftover_constraints(lab)
     run.drbd_after = placement.drbd_states(lab)
     run.split_brain = split_brain_lines(lab)
@@ -175,6 +177,26 @@ def collect(lab: Lab, run: RunRecord, end: Placement, migrated_to: str | None) -
         finally:
             conn.close()
     run.verifications = verify_records(lab, (run.after or end).nfs, run)
+
+
+def journal_ops(lab: Lab, run: RunRecord, nodes: list[str]) -> list[Action]:
+    """What each node's controller ran in the window, on the host's clock; a node that does not answer gives none."""
+    since, until = run.window_ns // 1_000_000_000 - 1, (run.ended_ns or time.time_ns()) // 1_000_000_000 + 1
+    ops: list[Action] = []
+    for node in nodes:
+        try:
+            text = lab.ssh(
+                node, f"sudo journalctl -u pacemaker -o short-unix --no-pager --since @{since} --until @{until}"
+            )
+        except LabError:
+            continue
+        offset_ns = int(run.clock_offsets_ms.get(node, 0.0) * 1e6)
+        ops += [
+            Action(op.resource, node, op.operation, 0 if op.ok else 1,
+                   int(op.started_s * 1e9) - offset_ns, int(op.ended_s * 1e9) - offset_ns)
+            for op in ran_ops(text)
+        ]  # fmt: skip
+    return sorted(ops, key=lambda a: a.started_ns)
 
 
 def boot_ranges(run: RunRecord) -> list[tuple[str | None, int, int]]:
