@@ -50,6 +50,16 @@ def test_the_steps_add_up_to_the_stall_from_the_last_write_to_the_next() -> None
     )
 
 
+def test_after_the_unblock_started_the_rest_is_the_clients_reconnect() -> None:
+    actions = [act("nfs_unblock", "nas1", "start", 10, 12), act("nfs_unblock", "nas1", "monitor", 12, 15)]
+    bd = nas_breakdown(actions, [0, 14 * S], after_ns=0)
+    assert bd is not None
+    assert [(s.what, s.adds_s) for s in bd.steps[-2:]] == [
+        ("nfs_unblock start on nas1", 2.0),
+        ("client reconnect (to the first write after)", 2.0),
+    ]
+
+
 def test_overlapping_actions_count_once() -> None:
     actions = [act("nfs_export_vnode2", "nas1", "start", 10, 20), act("nfs_export_vnode3", "nas1", "start", 12, 25)]
     bd = nas_breakdown(actions, [0, 30 * S], after_ns=0)

@@ -79,6 +79,11 @@ def nas_breakdown(
     )
     if not chain:
         return None
+    # Once the new server serves (its unblock started), what is left is the client's: an operation
+    # still running then (the unblock's first monitor) does not hold the guest's disk.
+    served = [a.ended_ns for a in chain if a.resource == RESOURCES.nfs_unblock and a.operation == "start"]
+    chain_end = min(served[-1], end) if served else end
+    chain = [a for a in chain if a.started_ns < chain_end]
     steps: list[Step] = []
     reached = start  # the latest end so far: operations that overlap leave no gap
     for action in chain:
@@ -86,10 +91,10 @@ def nas_breakdown(
             gap_s = (action.started_ns - reached) / 1e9
             steps.append(Step(GAP, (reached - start) / 1e9, gap_s, gap_s))
         took_s = (action.ended_ns - action.started_ns) / 1e9
-        adds_s = max(0, min(action.ended_ns, end) - max(action.started_ns, reached)) / 1e9
+        adds_s = max(0, min(action.ended_ns, chain_end) - max(action.started_ns, reached)) / 1e9
         what = f"{action.resource} {action.operation} on {action.node}"
         steps.append(Step(what, (action.started_ns - start) / 1e9, took_s, adds_s))
-        reached = min(max(reached, action.ended_ns), end)
+        reached = min(max(reached, action.ended_ns), chain_end)
     what = "client reconnect (to the first write after)" if came_back else "no write after the chain in the window"
     tail_s = max(0, end - reached) / 1e9
     steps.append(Step(what, (reached - start) / 1e9, tail_s, tail_s))
