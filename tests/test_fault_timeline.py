@@ -16,6 +16,7 @@ from harness.probe.heartbeat import Heartbeat
 from harness.probe.observer import Sample
 from harness.probe.timeline import analyze
 from harness.runs.faults import FAULTS, Strike
+from harness.runs.faults.crash import count_refused_starts
 
 S = 1_000_000_000
 
@@ -102,3 +103,21 @@ def test_a_replication_cut_is_read_as_peer_lost_then_reconnected(lab: SimpleName
     ]
     events = FAULTS["replication_cut"].events(run, strike(lab, run, None, Placement("vnode3", "nas1")))
     assert events == {"peer_lost_s": 11.0, "reconnected_s": 75.0}
+
+
+@pytest.mark.parametrize(("failcount", "cleared"), [("3\n", True), ("0\n", False), ("\n", False)])
+def test_starts_refused_while_the_dead_vnodes_lock_lived_are_counted_then_cleared(
+    lab: SimpleNamespace, failcount: str, cleared: bool
+) -> None:
+    commands: list[tuple[str, str]] = []
+
+    def ssh(node: str, command: str) -> str:
+        commands.append((node, command))
+        return failcount if "crm_failcount" in command else ""
+
+    lab.ssh = ssh
+    run = RunRecord("hypervisor_crash", 0, "tcg", before=Placement("vnode2", "nas2"))
+    count_refused_starts(strike(lab, run, "vnode2", Placement("vnode3", "nas2")), "vnode3")
+    assert run.events["guest_starts_refused"] == float(failcount.strip() or 0)
+    assert (("vnode3", "sudo crm_resource --cleanup --resource guest --node vnode3") in commands) is cleared
+    assert bool(run.notes) is cleared

@@ -280,6 +280,26 @@ def test_a_lost_node_is_fenced_through_fence_xvm_and_its_service_recovered(
     assert crm_mon(tmp_path / "after.xml", lab_json).where(service) == [survivor]
 
 
+def test_a_guest_start_refused_on_the_survivor_is_retried_there(tmp_path: Path, lab_json: Path) -> None:
+    """Its vnode died; the start on the other vnode fails (the dead QEMU's NFS lock lives until the lease
+    ends): the scheduler must try that start again, not leave the guest stopped for good."""
+    cib = build_cib(tmp_path, lab_json, "hv-resources.sh")
+    # Not fatal: the controller counts the failed start as one failure, not INFINITY (which bans the node).
+    assert re.search(r'name="start-failure-is-fatal" value="false"', cib.read_text())
+    simulate(cib, ["vnode2", "vnode3"], tmp_path / "started.xml", lab_json)
+    [lost] = crm_mon(tmp_path / "started.xml", lab_json).where("guest")
+    [survivor] = [n for n in ("vnode2", "vnode3") if n != lost]
+    fenced = run(["crm_simulate", "--xml-file", str(tmp_path / "started.xml"), "--simulate", "--quorum", "true",
+                  "--node-fail", lost, "--save-output", str(tmp_path / "fenced.xml")], lab_json)  # fmt: skip
+    assert fenced.returncode == 0, fenced.stderr
+    refused = run(["crm_simulate", "--xml-file", str(tmp_path / "fenced.xml"), "--simulate", "--quorum", "true",
+                   "--op-inject", f"guest_start_0@{survivor}=1", "--save-output", str(tmp_path / "again.xml")],
+                  lab_json)  # fmt: skip
+    assert refused.returncode == 0, refused.stderr
+    assert re.search(rf"Recover\s+guest\s+\(\s*{survivor}\s*\)", refused.stdout), refused.stdout
+    assert crm_mon(tmp_path / "again.xml", lab_json).where("guest") == [survivor]
+
+
 def test_fencing_reaches_each_nodes_own_domain_and_never_both_at_once(tmp_path: Path, lab_json: Path) -> None:
     lab = json.loads(lab_json.read_text())
     for script, nodes in (("hv-resources.sh", ["vnode2", "vnode3"]), ("nas-resources.sh", ["nas1", "nas2"])):

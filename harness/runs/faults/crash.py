@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from harness.cluster.placement import Placement, other_node
+from harness.config.facts import RESOURCES
 from harness.lab.handle import Lab
 from harness.runs.faults.fault import Strike
 from harness.runs.faults.power import power_off
@@ -36,7 +37,23 @@ def crash_and_repair(s: Strike, role: str, survivor: str, guest_restarts: bool) 
     s.lab.ssh(survivor, f"sudo crm_resource --wait --timeout={s.timeout_s}s")
     if guest_restarts:
         wait_for_new_boot(s.observer, s.old_boot, s.timeout_s)
+        count_refused_starts(s, survivor)
     s.observer.mark("recovered")
     repair(s, role)
     s.undo.clear()
     s.observer.mark("lab whole again")
+
+
+def count_refused_starts(s: Strike, survivor: str) -> None:
+    """The guest's starts the survivor refused while the dead QEMU's NFS lock lived (the cluster retries
+    them: start-failure-is-fatal=false), counted in the run, then cleared so the lab is clean again."""
+    guest = RESOURCES.guest
+    out = s.lab.ssh(survivor, f"sudo crm_failcount --query --quiet --resource {guest} --node {survivor}").strip()
+    refused = int(out) if out.isdigit() else 0
+    s.run.events["guest_starts_refused"] = float(refused)
+    if refused:
+        s.run.notes.append(
+            f"the guest's start on {survivor} was refused {refused} time(s) and retried: the crashed vnode's "
+            "NFSv4 lock on the image lives until the NFS lease ends"
+        )
+        s.lab.ssh(survivor, f"sudo crm_resource --cleanup --resource {guest} --node {survivor}")

@@ -18,3 +18,9 @@ pcs -f "$cib" resource create "$(lab resources.guest)" ocf:heartbeat:VirtualDoma
 	op migrate_to timeout="$(lab timings.migrate_timeout_s)" \
 	op migrate_from timeout="$(lab timings.migrate_timeout_s)" \
 	op monitor interval="$(($(lab timings.monitor_interval_s) / 2))s" timeout="$(lab timings.monitor_timeout_s)"
+
+# After its vnode dies, the guest starts on the other one while the dead QEMU's NFSv4 lock on
+# the image lives until the NFS lease ends: QEMU refuses to start ("Failed to get write lock").
+# A failed start is then retried on the same node (not fatal: the default would leave the guest
+# stopped for good) until the lease has run out; the lock keeps two QEMUs off one image meanwhile.
+pcs -f "$cib" property set start-failure-is-fatal=false
