@@ -340,5 +340,8 @@ def test_fencing_only_push_turns_fencing_on_in_a_running_cluster_and_touches_not
     assert guest(after) == guest(before), "the guest's definition changed"
     again = run([str(NODE_SCRIPTS / "cib-push.py"), "--fencing-only", str(made)], lab_json, **env)
     assert again.returncode == 0 and run(["cibadmin", "--query"], lab_json, **env).stdout.count('id="fence_hv"') == 1
+    # Pushed on every provisioning of a running lab: the properties arrive once, however often.
+    pushed_twice = run(["cibadmin", "--query"], lab_json, **env).stdout
+    assert re.findall(r'name="start-failure-is-fatal" value="(\w+)"', pushed_twice) == ["false"]
     usage = run([str(NODE_SCRIPTS / "cib-push.py"), "--fencing", str(made)], lab_json, **env)
     assert usage.returncode != 0 and "usage: cib-push.py [--fencing-only] CIB_FILE" in usage.stderr

@@ -8,8 +8,8 @@ Resources, constraints and defaults replace the live ones; cluster properties
 are merged (the cluster's own, dc-version and the like, stay). The nodes
 section stays as the cluster wrote it. One cibadmin call: what `pcs cluster
 cib-push --config` does, without pcs' seconds of start-up on a TCG node.
-With --fencing-only, a running cluster gets the file's fence devices and
-properties, and keeps every other resource and constraint as it is.
+With --fencing-only (every provisioning of a running cluster), the cluster gets the
+file's fence devices and properties, and keeps every other resource and constraint.
 """
 
 import subprocess

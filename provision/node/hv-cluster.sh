@@ -30,10 +30,9 @@ if ! in_cib "//primitive[@id='$resource']"; then
 	log "defining the guest"
 	"$here/cib-push.py" "$here/cluster/hv/cib.xml"
 	forget_guest_change # it starts from the files just installed: nothing to restart
-fi
-# A lab provisioned before fencing existed gets its fence device, nothing else changed.
-if ! in_cib "//primitive[@class='stonith']"; then
-	log "turning fencing on"
+else
+	# A lab provisioned earlier gets this code's fence device and cluster properties;
+	# its resources and constraints stay as they are.
 	"$here/cib-push.py" --fencing-only "$here/cluster/hv/cib.xml"
 fi
 wait_for 900 "the guest started" resource_running "$resource"

@@ -21,10 +21,9 @@ if ! in_cib "//clone[@id='$(lab resources.drbd_clone)']"; then
 	# while DRBD skips its initial sync and gets a filesystem, on this node.
 	log "defining the NAS resources"
 	"$here/cib-push.py" "$here/cluster/nas/cib.xml"
-fi
-# A lab provisioned before fencing existed gets its fence device, nothing else changed.
-if ! in_cib "//primitive[@class='stonith']"; then
-	log "turning fencing on"
+else
+	# A lab provisioned earlier gets this code's fence device and cluster properties;
+	# its resources and constraints stay as they are.
 	"$here/cib-push.py" --fencing-only "$here/cluster/nas/cib.xml"
 fi
 
