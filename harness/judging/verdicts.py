@@ -217,20 +217,27 @@ def nfs_outage(run: RunRecord, expect: Expectations) -> tuple[int | None, int | 
 def _order(run: RunRecord, expect: Expectations, a: Analysis) -> Verdict | None:
     """The NFS move was requested only once the guest ran again after the migration's switchover.
 
-    In the safe order the switchover is the run's largest freeze (the NFS outage stalls the disk,
-    not the heartbeats); the NFS service cannot stop before its move was requested, and the
+    The switchover is the largest freeze that began while the migration ran (from the guest's
+    move command to the end of migrate_to): a TCG hiccup later in the run is no switchover. The
     request's time is the host's own, unlike Pacemaker's whole-second operation times.
     """
     if not expect.nfs_stop_after_switchover:
         return None
     requested = next((c.started_ns for c in run.commands if f"--resource {RESOURCES.nfs} " in c.command), None)
-    longest = max(a.freezes, key=lambda w: w.gap_ms, default=None)
-    resumed = longest.end_ns if longest is not None else None
+    guest_move = next((c for c in run.commands if f"--resource {RESOURCES.guest} " in c.command), None)
+    migrated = [x.ended_ns for x in run.actions if x.resource == RESOURCES.guest and x.operation == "migrate_to"]
+    if guest_move is None:
+        return Verdict(ORDER, False, "no migration command in the run")
+    until = max(migrated) if migrated else guest_move.ended_ns
+    during = [w for w in a.freezes if guest_move.started_ns <= w.start_ns <= until]
+    switchover = max(during, key=lambda w: w.gap_ms, default=None)
+    resumed = switchover.end_ns if switchover is not None else None
     ok = requested is not None and resumed is not None and requested >= resumed
+    shown = f"{switchover.freeze_ms:.0f} ms" if switchover is not None else "none seen"
     return Verdict(
         ORDER,
         ok,
-        f"the guest ran again after the switchover (its largest freeze, {a.largest_freeze_ms:.0f} ms) "
+        f"the guest ran again after the switchover (the largest freeze during the migration, {shown}) "
         f"{_at(resumed, run)}, the NFS move was requested {_at(requested, run)}",
     )
 
