@@ -27,6 +27,7 @@ NFS_CHAIN_PREFIXES = (RESOURCES.nfs, RESOURCES.drbd)
 @dataclass(frozen=True)
 class Step:
     what: str  # "nfs_server stop on nas2", "gap", "client reconnect"
+    kind: str  # the operation ("stop", "notify"…), "gap", "reconnect" or "no write"
     at_s: float  # from the stall's start
     took_s: float
     adds_s: float  # what it adds to the stall: an action overlapping an earlier one adds only the rest
@@ -48,12 +49,7 @@ class Breakdown:
         """Seconds of the stall per kind of step (stop, start, notify, monitor, gap, reconnect…), largest first."""
         totals: dict[str, float] = {}
         for step in self.steps:
-            words = step.what.split()
-            # "<resource> <operation> on <node>", or a gap, the reconnect, or a disk that never came back.
-            kind = (
-                words[1] if " on " in step.what else {"client": "reconnect", "no": "no write"}.get(words[0], words[0])
-            )
-            totals[kind] = totals.get(kind, 0.0) + step.adds_s
+            totals[step.kind] = totals.get(step.kind, 0.0) + step.adds_s
         return dict(sorted(totals.items(), key=lambda kv: -kv[1]))
 
 
@@ -89,15 +85,19 @@ def nas_breakdown(
     for action in chain:
         if action.started_ns > reached:
             gap_s = (action.started_ns - reached) / 1e9
-            steps.append(Step(GAP, (reached - start) / 1e9, gap_s, gap_s))
+            steps.append(Step(GAP, "gap", (reached - start) / 1e9, gap_s, gap_s))
         took_s = (action.ended_ns - action.started_ns) / 1e9
         adds_s = max(0, min(action.ended_ns, chain_end) - max(action.started_ns, reached)) / 1e9
         what = f"{action.resource} {action.operation} on {action.node}"
-        steps.append(Step(what, (action.started_ns - start) / 1e9, took_s, adds_s))
+        steps.append(Step(what, action.operation, (action.started_ns - start) / 1e9, took_s, adds_s))
         reached = min(max(reached, action.ended_ns), chain_end)
-    what = "client reconnect (to the first write after)" if came_back else "no write after the chain in the window"
+    what, kind = (
+        ("client reconnect (to the first write after)", "reconnect")
+        if came_back
+        else ("no write after the chain in the window", "no write")
+    )
     tail_s = max(0, end - reached) / 1e9
-    steps.append(Step(what, (reached - start) / 1e9, tail_s, tail_s))
+    steps.append(Step(what, kind, (reached - start) / 1e9, tail_s, tail_s))
     return Breakdown(steps, (end - start) / 1e9)
 
 

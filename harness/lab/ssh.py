@@ -75,23 +75,17 @@ class Ssh:
         provisioning steps: follow them with tail -f) and "" is returned.
         """
         args = self.argv(node, command)
-        try:
-            if log:
-                path = self.logs / f"{node}-{log}.log"
-                with open(path, "a") as f:
-                    f.write(f"$ {command}\n")
-                    f.flush()
-                    result = subprocess.run(
-                        args, input=stdin or b"", stdout=f, stderr=subprocess.STDOUT, check=False, timeout=timeout
-                    )
-                out, shown = "", path.read_text(errors="replace")
-            else:
-                done = subprocess.run(args, input=stdin or b"", capture_output=True, check=False, timeout=timeout)
-                out = done.stdout.decode(errors="replace")
-                shown = out + done.stderr.decode(errors="replace")
-                result = done
-        except subprocess.TimeoutExpired as err:
-            raise LabError(f"{node}: '{command}' did not finish within {timeout:.0f} s; the node may be hung") from err
+        if log:
+            path = self.logs / f"{node}-{log}.log"
+            with open(path, "a") as f:
+                f.write(f"$ {command}\n")
+                f.flush()
+                result = _bounded(node, command, timeout, args, input=stdin or b"", stdout=f, stderr=subprocess.STDOUT)
+            out, shown = "", path.read_text(errors="replace")
+        else:
+            result = _bounded(node, command, timeout, args, input=stdin or b"", capture_output=True)
+            out = result.stdout.decode(errors="replace")
+            shown = out + result.stderr.decode(errors="replace")
         if result.returncode != 0:
             tail = "\n".join(shown.splitlines()[-15:])
             raise LabError(f"{node}: '{command}' failed (exit {result.returncode}):\n{tail}")
@@ -99,12 +93,8 @@ class Ssh:
 
     def run_bytes(self, node: str, command: str) -> bytes:
         """Run a command on a node and return its output unchanged (file contents, images)."""
-        try:
-            done = subprocess.run(
-                self.argv(node, command), stdin=subprocess.DEVNULL, capture_output=True, check=False, timeout=TIMEOUT_S
-            )
-        except subprocess.TimeoutExpired as err:
-            raise LabError(f"{node}: '{command}' did not finish within {TIMEOUT_S:.0f} s") from err
+        args = self.argv(node, command)
+        done = _bounded(node, command, TIMEOUT_S, args, stdin=subprocess.DEVNULL, capture_output=True)
         if done.returncode != 0:
             raise LabError(f"{node}: '{command}' failed (exit {done.returncode}): {done.stderr.decode()[-500:]}")
         return done.stdout
@@ -120,3 +110,13 @@ class Ssh:
         import testinfra
 
         return testinfra.get_host(f"ssh://{node}", ssh_config=str(self.config()), sudo=True)
+
+
+def _bounded(
+    node: str, command: str, timeout: float, args: list[str], **kwargs: Any
+) -> subprocess.CompletedProcess[bytes]:
+    """One remote call within `timeout`: a hang ends as an error naming the command."""
+    try:
+        return subprocess.run(args, check=False, timeout=timeout, **kwargs)
+    except subprocess.TimeoutExpired as err:
+        raise LabError(f"{node}: '{command}' did not finish within {timeout:.0f} s; the node may be hung") from err
