@@ -10,6 +10,7 @@ from pathlib import Path
 from harness.errors import HarnessError
 
 TIMINGS_FILE = Path(__file__).with_name("timings.toml")
+NFSD_MIN_LEASE_S = 10  # the kernel's floor for /proc/fs/nfsd/nfsv4leasetime
 
 
 class TimingsError(HarnessError, ValueError):
@@ -46,6 +47,9 @@ def load_timings(path: Path = TIMINGS_FILE) -> dict[str, Timings]:
         wrong = [k for k, v in values.items() if isinstance(v, bool) or not isinstance(v, int | float) or v <= 0]
         if wrong:
             raise TimingsError(f"{path} [{accel}]: {', '.join(wrong)}: give a positive number")
+        if values["nfs_lease_s"] < NFSD_MIN_LEASE_S:
+            floor = NFSD_MIN_LEASE_S
+            raise TimingsError(f"{path} [{accel}]: nfs_lease_s: nfsd refuses under {floor} s; give {floor} or more")
         timings[accel] = Timings(**{k: (float(v) if fields[k] == "float" else int(v)) for k, v in values.items()})
     return timings
 
