@@ -300,6 +300,13 @@ def test_a_guest_start_refused_on_the_survivor_is_retried_there(tmp_path: Path, 
     assert crm_mon(tmp_path / "again.xml", lab_json).where("guest") == [survivor]
 
 
+def test_the_nas_nodes_may_run_a_monitor_beside_the_next_start(tmp_path: Path, lab_json: Path) -> None:
+    """One vCPU each: without these the controller's throttle serialises first monitors into the NFS chain."""
+    cib = build_cib(tmp_path, lab_json, "nas-resources.sh").read_text()
+    assert re.findall(r'name="load-threshold" value="([^"]+)"', cib) == ["500%"]
+    assert re.findall(r'name="node-action-limit" value="([^"]+)"', cib) == ["4"]
+
+
 def test_fencing_reaches_each_nodes_own_domain_and_never_both_at_once(tmp_path: Path, lab_json: Path) -> None:
     lab = json.loads(lab_json.read_text())
     for script, nodes in (("hv-resources.sh", ["vnode2", "vnode3"]), ("nas-resources.sh", ["nas1", "nas2"])):

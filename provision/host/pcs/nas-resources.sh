@@ -18,6 +18,12 @@ ops=(op start timeout="$(lab timings.start_timeout_s)" op stop timeout="$(lab ti
 	op monitor interval="${every}s" timeout="$(lab timings.monitor_timeout_s)")
 
 pcs_f resource defaults update resource-stickiness=100
+# Each node has one vCPU, and Pacemaker then lets it run one action at a time as
+# soon as its load average passes 0.96 ("High CPU load detected": 1.0-3.6 on TCG
+# nodes during a move), so every first monitor in the NFS chain waits for, or
+# holds up, the next start. A load target of 500% keeps that throttle off below
+# a load of 6, and node-action-limit lets a monitor run beside the next start.
+pcs_f property set load-threshold=500% node-action-limit=4
 
 # DRBD: one Primary at most, promoted by Pacemaker (not systemd, not by hand).
 pcs_f resource create "$(lab resources.drbd)" ocf:linbit:drbd drbd_resource="$(lab drbd.resource)" \
