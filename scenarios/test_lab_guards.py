@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from harness.config.lab import LabConfig, LabConfigError
@@ -38,3 +40,13 @@ def test_a_lab_that_is_not_up_is_reported_as_such(lab: Lab) -> None:
     absent = Lab(LabConfig(name="absent", subnet="10.202.0.0/24", state_root=lab.config.state_root / "guards"))
     with pytest.raises(LabError, match=r"not running \(not created\): run .ha-lab up. first"):
         absent.require_running()
+
+
+def test_a_destroy_from_another_state_folder_is_refused(lab: Lab, tmp_path: Path) -> None:
+    """Another checkout or runner with the same lab name must not take this lab's domains."""
+    before = libvirt_inventory()
+    stranger = Lab(LabConfig(name=lab.config.name, subnet=lab.config.subnet, state_root=tmp_path))
+    with pytest.raises(LabConfigError, match=rf"lab '{lab.config.name}': not made from {tmp_path}"):
+        stranger.destroy()
+    assert libvirt_inventory() == before
+    assert lab.status() and all(state == "running" for state in lab.status().values())

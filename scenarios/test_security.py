@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import stat
 import subprocess
+import tempfile
 from typing import Any
 
 import pytest
 
 from harness.cluster import placement
-from harness.config.facts import PATHS
+from harness.config.facts import FENCE, PATHS
 from harness.config.lab import REPO, node_names
+from harness.host import network as host_network
 from harness.host.box import BOX_DIR
 from harness.host.fencing import FENCE_KEY
 from harness.lab.handle import Lab
@@ -101,3 +103,39 @@ def test_root_ssh_between_vnodes_serves_migration_and_nothing_else(lab: Lab) -> 
     for nas in (n.name for n in lab.config.nodes("nas")):
         held = lab.ssh(nas, f"sudo ls /root/.ssh {PATHS.provision}/secrets 2>/dev/null || true").split()
         assert not {"id_ed25519", "migration_key", "hv-corosync-authkey"} & set(held), f"{nas} holds {held}"
+
+
+OUTSIDER_XML = """<domain type='qemu'><name>{name}</name><memory unit='MiB'>16</memory>
+<os><type arch='x86_64'>hvm</type></os></domain>"""
+
+
+def fence_status(lab: Lab, node: str, domain: str) -> subprocess.CompletedProcess[str]:
+    """fence_xvm's status request from a node, as its cluster's fence device sends it (status powers nothing)."""
+    argv = lab.ssh_argv(
+        node,
+        f"sudo fence_xvm -a {FENCE.multicast} -p {lab.config.fence_port} -k {FENCE.key_file} "
+        f"-H {domain} -o status -t 20",
+    )
+    return subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_a_node_may_fence_only_its_own_cluster(lab: Lab) -> None:
+    """fence_virtd obeys a node only for its own cluster's domains: not the other cluster's, and
+    nothing else on the host (another lab's, a user's). Positive control first: the same request
+    for the node's own peer is answered."""
+    hv, peer = (n.name for n in lab.config.nodes("hv"))
+    nas = lab.config.nodes("nas")[0].name
+    own = fence_status(lab, hv, f"{lab.config.domain_prefix}{peer}")
+    assert own.returncode == 0, f"{hv} cannot ask for its peer's status: {own.stdout}{own.stderr}"
+    outsider = f"ha-lab-outsider-{lab.config.name}"
+    with tempfile.NamedTemporaryFile("w", suffix=".xml") as xml:
+        xml.write(OUTSIDER_XML.format(name=outsider))
+        xml.flush()
+        assert host_network.virsh("define", xml.name).returncode == 0
+    try:
+        for target in (f"{lab.config.domain_prefix}{nas}", outsider):
+            refused = fence_status(lab, hv, target)
+            # Allowed, a running domain answers 0 and a shut-off one 2; refused, fence_virtd stays silent.
+            assert refused.returncode not in (0, 2), f"{hv} got the status of {target}: {refused.stdout}"
+    finally:
+        host_network.virsh("undefine", outsider)

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.config.lab import LabConfig, LabConfigError
+from harness.config.lab import REPO, LabConfig, LabConfigError
+from harness.host import network as host_network
 
 
 def test_defaults_derive_every_address_from_the_subnet(tmp_path: Path) -> None:
@@ -92,3 +93,36 @@ def test_written_config_is_what_the_vagrantfile_reads(tmp_path: Path) -> None:
     path = config.write("tcg", box="halab-debian12-x", console_dir=tmp_path / "console")
     assert path == tmp_path / "halab" / "lab.json"
     assert json.loads(path.read_text())["box"] == "halab-debian12-x"
+
+
+def test_lab_state_lives_outside_the_checkout(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A CI checkout's `git clean -ffdx` must not take the state of a running lab with it."""
+    monkeypatch.delenv("HA_LAB_STATE", raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+    assert LabConfig().state_dir == tmp_path / "xdg" / "ha-lab" / "halab"
+    monkeypatch.delenv("XDG_STATE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert LabConfig().state_root == tmp_path / "home" / ".local" / "state" / "ha-lab"
+    assert REPO not in LabConfig().state_root.parents
+    monkeypatch.setenv("HA_LAB_STATE", str(tmp_path / "mine"))
+    assert LabConfig(name="other").state_dir == tmp_path / "mine" / "other"
+
+
+def test_each_domain_is_told_which_state_folder_made_it(tmp_path: Path) -> None:
+    odd = tmp_path / "a&b<c"
+    config = LabConfig(state_root=odd)
+    lab = json.loads(config.write("tcg", box="b", console_dir=tmp_path / "console").read_text())
+    # The Vagrantfile hands it to vagrant-libvirt, which puts it into the domain XML as it is.
+    assert lab["owner_xml"] == f"ha-lab state: {tmp_path}/a&amp;b&lt;c/halab"
+    assert config.owner == f"ha-lab state: {odd}/halab"
+
+
+def test_destroy_refuses_domains_another_state_folder_made(tmp_path: Path) -> None:
+    mine = LabConfig(state_root=tmp_path / "one")
+    theirs = LabConfig(state_root=tmp_path / "two")
+    descriptions = {"halab_vnode2": mine.owner, "halab_nas1": theirs.owner, "halab_nas2": "\n"}
+    assert host_network.not_ours(mine, descriptions) == {
+        "halab_nas1": theirs.owner,
+        "halab_nas2": "no owner mark",  # made before domains were marked: not provably ours
+    }
+    assert host_network.not_ours(mine, {"halab_vnode2": mine.owner + "\n"}) == {}

@@ -6,8 +6,10 @@ comes from here, so two labs with different names and subnets can share a host.
 
 from __future__ import annotations
 
+import html
 import ipaddress
 import json
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -49,6 +51,15 @@ def node_names(role: str | None = None) -> tuple[str, ...]:
 
 
 KEYS = ("name", "subnet", "observer_port", "fence_port")  # what lab.toml may set
+OWNER_MARK = "ha-lab state:"  # a domain's libvirt description: which state folder made it
+
+
+def default_state_root() -> Path:
+    """Where labs keep their state: outside any checkout, so cleaning one (a CI runner's
+    `git clean -ffdx`) orphans nothing. $HA_LAB_STATE, else $XDG_STATE_HOME/ha-lab."""
+    if os.environ.get("HA_LAB_STATE"):
+        return Path(os.environ["HA_LAB_STATE"])
+    return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "ha-lab"
 
 
 class LabConfigError(HarnessError, ValueError):
@@ -61,7 +72,7 @@ class LabConfig:
     subnet: str = "10.77.0.0/24"
     observer_port: int = 47000
     fence_port: int = 47001  # UDP, fence_virtd's multicast listener: one per lab on a host
-    state_root: Path = field(default=REPO / ".lab")
+    state_root: Path = field(default_factory=default_state_root)
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[a-z][a-z0-9-]{0,11}", self.name):
@@ -166,6 +177,11 @@ class LabConfig:
     def domain_prefix(self) -> str:
         return f"{self.name}_"
 
+    @property
+    def owner(self) -> str:
+        """What each of this lab's domains carries as its description, to be told from another's."""
+        return f"{OWNER_MARK} {self.state_dir.resolve()}"
+
     def render(self, accel: str, box: str, console_dir: Path) -> dict[str, object]:
         """What the Vagrantfile and the provisioning read (lab.json)."""
         if accel not in TIMINGS:
@@ -175,6 +191,7 @@ class LabConfig:
             "box": box,
             "accel": accel,
             "domain_prefix": self.domain_prefix,
+            "owner_xml": html.escape(self.owner),  # vagrant-libvirt puts it into the domain XML unescaped
             "console_dir": str(console_dir),
             "networks": {
                 "lab": {"name": self.network_names["lab"], "host_ip": self.host_ip, "netmask": "255.255.255.0"},
@@ -207,7 +224,8 @@ class LabConfig:
         }
 
     def write(self, accel: str, box: str, console_dir: Path) -> Path:
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.state_root.mkdir(mode=0o700, parents=True, exist_ok=True)  # keys and secrets live below
+        self.state_dir.mkdir(mode=0o700, exist_ok=True)
         path = self.state_dir / "lab.json"
         path.write_text(json.dumps(self.render(accel, box, console_dir), indent=2) + "\n")
         return path

@@ -3,11 +3,13 @@
 The nodes' fence_xvm multicasts a signed request on the lab network; fence_virtd on the
 host checks it with the lab's key, then powers the named libvirt domain off and on
 (a reboot) or off. There is no systemd here to run the daemon, so the harness does,
-one per lab, on the lab's own port and bridge, with its pid file in the lab's state.
+one per lab, on the lab's own port and bridge, with its pid file in the lab's state
+(found by its config file when the pid file is gone).
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import secrets
 import signal
@@ -40,8 +42,24 @@ def write_key(secrets_dir: Path) -> Path:
     return key
 
 
+def render_groups(config: LabConfig) -> str:
+    """One group per cluster: a request is obeyed only from a node's lab address and only for
+    a domain of that node's own cluster (fence_virtd checks the sender against the group's
+    addresses and the target against its members), so no node can power-cycle another
+    cluster's node, or anything else on the host."""
+    groups = []
+    for role in ("hv", "nas"):
+        nodes = config.nodes(role)
+        lines = [f'        name = "{config.name}-{role}";']
+        lines += [f'        ip = "{config.lab_ip(n.offset)}";' for n in nodes]
+        lines += [f'        uuid = "{config.domain_prefix}{n.name}";' for n in nodes]
+        groups.append("    group {\n" + "\n".join(lines) + "\n    }")
+    return "groups {\n" + "\n".join(groups) + "\n}\n"
+
+
 def render_conf(config: LabConfig, key: Path, bridge: str) -> str:
-    """fence_virtd's configuration: multicast listener on the lab's bridge, libvirt backend."""
+    """fence_virtd's configuration: multicast listener on the lab's bridge, libvirt backend,
+    requests limited to each cluster's own domains."""
     return f"""# Written by the harness (harness/host/fencing.py) for lab {config.name}.
 fence_virtd {{
     listener = "multicast";
@@ -61,7 +79,7 @@ backends {{
         uri = "qemu:///system";
     }}
 }}
-"""
+{render_groups(config)}"""
 
 
 def _files(state_dir: Path) -> tuple[Path, Path, Path]:
@@ -70,14 +88,24 @@ def _files(state_dir: Path) -> tuple[Path, Path, Path]:
 
 
 def running_pid(state_dir: Path) -> int | None:
-    """The pid of this lab's fence_virtd, if it runs (a pid file alone proves nothing)."""
+    """The pid of this lab's fence_virtd, if it runs: the one its pid file names, else any
+    fence_virtd started with this lab's config file (a lost pid file must not orphan it)."""
     conf, pid_file, _ = _files(state_dir)
     try:
-        pid = int(pid_file.read_text().split()[0])
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        named = [int(pid_file.read_text().split()[0])]
     except (OSError, ValueError, IndexError):
-        return None
-    return pid if str(conf).encode() in cmdline else None
+        named = []
+    others = (int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit())
+    return next((pid for pid in (*named, *others) if _serves(pid, conf)), None)
+
+
+def _serves(pid: int, conf: Path) -> bool:
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    pairs = itertools.pairwise(argv)
+    return Path(argv[0].decode(errors="replace")).name == "fence_virtd" and (b"-f", str(conf).encode()) in pairs
 
 
 def _port_taken(port: int) -> bool:
@@ -90,11 +118,16 @@ def _port_taken(port: int) -> bool:
 
 
 def ensure_running(config: LabConfig, secrets_dir: Path) -> int:
-    """Start this lab's fence_virtd unless it runs; return its pid."""
+    """Start this lab's fence_virtd unless it runs with the config this code writes (one with an
+    older config, such as one without the clusters' groups, is restarted); return its pid."""
     state_dir = config.state_dir
     pid = running_pid(state_dir)
     if pid is not None:
-        return pid
+        conf = _files(state_dir)[0]
+        wanted = render_conf(config, write_key(secrets_dir), host_network.bridge_of(config.network_names["lab"]))
+        if conf.exists() and conf.read_text() == wanted:
+            return pid
+        stop(state_dir)
     if not Path(DAEMON).exists():
         raise FencingError(f"{DAEMON} is missing: install fence-virtd (bash bootstrap.sh does)")
     if _port_taken(config.fence_port):

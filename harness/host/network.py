@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import subprocess
 import xml.etree.ElementTree as ET
 
@@ -14,8 +15,10 @@ URI = "qemu:///system"
 
 
 def virsh(*args: str) -> subprocess.CompletedProcess[str]:
-    """One virsh call against the system libvirt; the caller judges the result."""
-    return subprocess.run(["virsh", "-c", URI, *args], capture_output=True, text=True, check=False)
+    """One virsh call against the system libvirt; the caller judges the result (in C's words:
+    it is parsed)."""
+    env = {**os.environ, "LC_ALL": "C"}
+    return subprocess.run(["virsh", "-c", URI, *args], capture_output=True, text=True, check=False, env=env)
 
 
 def bridge_of(network: str) -> str:
@@ -76,6 +79,33 @@ def check_free(config: LabConfig) -> None:
         for mine in wanted:
             if address.network.overlaps(mine):
                 raise LabConfigError(f"subnet {mine} overlaps host address {address}: set another subnet in lab.toml")
+
+
+def not_ours(config: LabConfig, descriptions: dict[str, str]) -> dict[str, str]:
+    """Of the lab's domains (name: libvirt description), those another state folder made, or that
+    carry no mark (made before domains were marked): whose they are, as far as libvirt says."""
+    return {
+        domain: (text.strip() or "no owner mark")
+        for domain, text in descriptions.items()
+        if text.strip() != config.owner
+    }
+
+
+def description(domain: str) -> str:
+    root = ET.fromstring(virsh("dumpxml", domain).stdout or "<domain/>")
+    return root.findtext("description") or ""
+
+
+def refuse_foreign(config: LabConfig) -> None:
+    """Refuse, before anything is changed, a lab whose domains another state folder made."""
+    domains = [d for d in _names("list", "--all", "--name") if d.startswith(config.domain_prefix)]
+    foreign = not_ours(config, {d: description(d) for d in domains})
+    if foreign:
+        listed = "; ".join(f"{d}: {owner}" for d, owner in sorted(foreign.items()))
+        raise LabConfigError(
+            f"lab {config.name!r}: not made from {config.state_dir} ({listed}); destroy it from the state "
+            f"folder that made it (HA_LAB_STATE), or add --force to remove it anyway"
+        )
 
 
 def sweep(config: LabConfig) -> list[str]:

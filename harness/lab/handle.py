@@ -166,8 +166,11 @@ class Lab:
         return self.remote.host(node)
 
     # --- tear-down -------------------------------------------------------
-    def destroy(self) -> list[str]:
-        """Destroy the machines and sweep what libvirt still holds of this lab."""
+    def destroy(self, force: bool = False) -> list[str]:
+        """Destroy the machines and sweep what libvirt still holds of this lab; a lab of this name
+        made from another state folder is refused (nothing changed) unless forced."""
+        if not force:
+            host_network.refuse_foreign(self.config)
         stopped = ["fence_virtd"] if fencing.stop(self.state_dir) else []
         if self.exists():
             if (self.state_dir / "ssh_config").exists():
