@@ -127,7 +127,7 @@ def parser() -> argparse.ArgumentParser:
     check.set_defaults(run=_verify_records)
 
     summarize = verbs.add_parser("summarize", help="one Markdown table (with p50/p95) from move run JSON files")
-    summarize.add_argument("runs", type=Path, nargs="+", help="artifacts/moves-*/<scenario>-<load>-run<N>.json")
+    summarize.add_argument("runs", type=Path, nargs="+", help="artifacts/runs/*/<scenario>-<load>-run<N>.json")
     summarize.set_defaults(run=_summarize)
     return top
 

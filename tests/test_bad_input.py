@@ -108,7 +108,7 @@ def test_an_unknown_verb_lists_the_verbs(host: dict[str, str]) -> None:
 def test_summarize_refuses_a_file_that_is_not_a_run(host: dict[str, str], tmp_path: Path) -> None:
     junk = tmp_path / "junk.json"
     junk.write_text("{}")
-    refused(ha_lab(host, "summarize", str(junk)), "junk.json: not a move run file", "artifacts/moves-")
+    refused(ha_lab(host, "summarize", str(junk)), "junk.json: not a move run file", "artifacts/runs/")
     refused(ha_lab(host, "summarize", str(tmp_path / "gone.json")), "gone.json: not a move run file")
 
 

@@ -71,7 +71,7 @@ def summary_from_files(paths: Sequence[Path]) -> str:
             breakdown = of_document(document)
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise ReportError(
-                f"{path}: not a move run file ({err}); give the JSON files under artifacts/moves-*/"
+                f"{path}: not a move run file ({err}); give the JSON files under artifacts/runs/*/"
             ) from err
         passed = bool(verdicts) and all(str(v).startswith("ok") for v in verdicts.values())
         outcome = document.get("outcome") or ("passed" if passed else "failed")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -10,19 +12,22 @@ import pytest
 from harness.cluster import placement
 from harness.cluster.placement import RunningGuest
 from harness.config.budgets import BudgetError, load_budget
+from harness.config.lab import REPO
+from harness.errors import HarnessError
 from harness.host.doctor import DoctorError, examine
 from harness.host.fencing import FencingError
 from harness.host.guest_image import cache_root
+from harness.lab import evidence
 from harness.lab.handle import Lab
 from harness.lab.ssh import LabError
-from harness.plugin.session import CONFIG, progress_printer
+from harness.plugin.session import CONFIG, progress_printer, run_dir
 from harness.probe.observer import Observer
 from harness.runs.faults import FAULTS
 from harness.runs.moves import SCENARIOS
 
 
 @pytest.fixture(scope="session")
-def lab(request: pytest.FixtureRequest) -> Iterator[Lab]:
+def lab(request: pytest.FixtureRequest, record_testsuite_property: Callable[[str, object], None]) -> Iterator[Lab]:
     opts = request.config.option
     lab = Lab(request.config.stash[CONFIG], progress=progress_printer(request.config))
     was_running = lab.running()
@@ -38,16 +43,36 @@ def lab(request: pytest.FixtureRequest) -> Iterator[Lab]:
             pytest.exit(f"host not ready for the lab: {err}", returncode=2)
         print(report.table())
         _require_budgets(request.config, report.accel)
-        lab.up(report.accel)
+        try:
+            lab.up(report.accel)
+        except HarnessError:
+            evidence.collect(lab, run_dir(request.config) / "evidence" / "bring-up")
+            raise
     if opts.reuse_lab:
         _require_budgets(request.config, lab.accel())
         try:
             lab.start_fencing()  # the host's fence_virtd ends with the host session; the clusters need it
         except FencingError as err:
             pytest.exit(f"fencing cannot work: {err}", returncode=2)
+    for name, value in run_properties(lab).items():
+        record_testsuite_property(name, value)
     yield lab
     if not (was_running or opts.keep_lab or opts.reuse_lab):
         lab.destroy()
+
+
+def run_properties(lab: Lab) -> dict[str, object]:
+    """What the JUnit report says of the whole run: which lab, on what, from which commit, and
+    what its bring-up cost (when this run brought it up)."""
+    commit = subprocess.run(
+        ["git", "-C", str(REPO), "describe", "--always", "--dirty"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    properties: dict[str, object] = {"lab": lab.config.name, "accelerator": lab.accel(), "commit": commit or "unknown"}
+    bringup = lab.state_dir / "bringup.json"
+    if bringup.exists():
+        phases = json.loads(bringup.read_text())
+        properties.update({f"bring-up {k} s": v for k, v in phases.items() if k != "accel"})
+    return properties
 
 
 def _require_budgets(config: pytest.Config, accel: str) -> None:

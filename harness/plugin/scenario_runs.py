@@ -20,7 +20,7 @@ from harness.lab import evidence
 from harness.lab.handle import Lab
 from harness.measure.expectations import Expectations
 from harness.measure.record import RunRecord
-from harness.plugin.session import ARTIFACTS, REPORT_DIR, RUN_FILES, RUNS, stamp
+from harness.plugin.session import REPORT_DIR, RUN_FILES, RUNS, run_dir
 from harness.probe.observer import Observer, ObserverError
 from harness.runs.controls import Control
 from harness.runs.faults import Fault, run_fault
@@ -86,8 +86,7 @@ def reporter(
 ) -> Report:
     """Run one measured scenario and report it: JSON, PNG, JUnit properties, the summary's row."""
     opts = request.config.option
-    report_dir = request.config.stash.setdefault(REPORT_DIR, ARTIFACTS / f"moves-{stamp()}")
-    report_dir.mkdir(parents=True, exist_ok=True)
+    report_dir = run_dir(request.config)
 
     def report(
         name: str,
@@ -158,10 +157,11 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     report = yield
-    if report.failed and call.when == "call" and "lab" in getattr(item, "fixturenames", ()):
-        lab = item.funcargs.get("lab")
+    # A test body or one of its fixtures (the guest, the observer, a placement) that failed.
+    if report.failed and call.when in ("setup", "call") and "lab" in getattr(item, "fixturenames", ()):
+        lab = getattr(item, "funcargs", {}).get("lab")
         if isinstance(lab, Lab):
-            dest = evidence.collect(lab, ARTIFACTS / f"{stamp()}-{item.name}")
+            dest = evidence.collect(lab, run_dir(item.config) / "evidence" / item.name)
             for path in item.stash.get(RUN_FILES, []):
                 shutil.copy2(path, dest / path.name)
             report.sections.append(("evidence", f"collected in {dest}"))

@@ -24,6 +24,20 @@ def stamp() -> str:
     return datetime.datetime.now().strftime("%Y%m%dT%H%M%S")
 
 
+def run_dir(config: pytest.Config, root: Path = ARTIFACTS) -> Path:
+    """This session's one folder (reports, and each failed test's evidence under evidence/),
+    made on first use, with `latest` beside the runs pointing at it."""
+    if REPORT_DIR in config.stash:
+        return config.stash[REPORT_DIR]
+    folder = root / "runs" / stamp()
+    folder.mkdir(parents=True, exist_ok=True)
+    latest = root / "latest"
+    latest.unlink(missing_ok=True)
+    latest.symlink_to(folder.relative_to(root), target_is_directory=True)
+    config.stash[REPORT_DIR] = folder
+    return folder
+
+
 def progress_printer(config: pytest.Config) -> Callable[[str], None]:
     """Print past pytest's output capture: a bring-up takes many minutes and should show its phases."""
     capture = config.pluginmanager.getplugin("capturemanager")
