@@ -22,6 +22,7 @@ from harness.config.timings import PROBE, TIMINGS
 from harness.lab.handle import Lab
 from harness.lab.ssh import LabError
 from harness.measure.record import Action, RunRecord
+from harness.measure.ticker import Ticker
 from harness.probe.observer import Observer
 from harness.probe.records import Verification, verify_boots
 from harness.probe.timeline import analyze, noise
@@ -74,7 +75,8 @@ def record(
         time.sleep(timings.baseline_s)
         run.started_ns = observer.mark(label).host_ns
         try:
-            act()
+            with Ticker(run.scenario, watch, observer, progress):
+                act()
             run.idle_ns = observer.mark("clusters idle").host_ns
             try:
                 wait_for_disk_progress(observer, timeout_s=DISK_RESUME_S, after_ns=run.idle_ns)

@@ -123,6 +123,12 @@ class Observer:
             return list(self._samples)
 
     @property
+    def last_arrival_ns(self) -> int | None:
+        """When the newest heartbeat arrived (host clock), without copying the samples."""
+        with self._lock:
+            return self._samples[-1].host_ns if self._samples else None
+
+    @property
     def markers(self) -> list[Marker]:
         with self._lock:
             return list(self._markers)
