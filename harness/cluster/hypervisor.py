@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import libvirt
@@ -30,13 +31,41 @@ def ssh_settings(ssh_config: Path, node: str) -> dict[str, str]:
     return settings
 
 
+# A vnode that stops answering (hung, powered off, its network cut) closes the connection after
+# INTERVAL * COUNT seconds, and calls on it then fail instead of waiting on TCP for many minutes.
+# Generous: a TCG vnode's libvirtd can be slow to answer during a move.
+KEEPALIVE_INTERVAL_S = 10
+KEEPALIVE_COUNT = 12
+_events: threading.Thread | None = None
+_events_lock = threading.Lock()
+
+
+def _run_events() -> None:
+    """libvirt's keepalive is driven by its event loop: one daemon thread runs the default one."""
+    global _events
+    with _events_lock:
+        if _events is not None:
+            return
+        libvirt.virEventRegisterDefaultImpl()
+
+        def loop() -> None:
+            while True:
+                libvirt.virEventRunDefaultImpl()
+
+        _events = threading.Thread(target=loop, name="libvirt events", daemon=True)
+        _events.start()
+
+
 def connect(ssh_config: Path, node: str) -> libvirt.virConnect:
+    _run_events()
     s = ssh_settings(ssh_config, node)
     uri = (
         f"qemu+ssh://{s.get('User', 'vagrant')}@{s['HostName']}:{s.get('Port', '22')}/system"
         f"?keyfile={s['IdentityFile']}&no_verify=1&no_tty=1"
     )
-    return libvirt.open(uri)
+    conn = libvirt.open(uri)
+    conn.setKeepAlive(KEEPALIVE_INTERVAL_S, KEEPALIVE_COUNT)
+    return conn
 
 
 def guest_state(conn: libvirt.virConnect) -> str | None:

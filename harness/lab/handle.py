@@ -17,7 +17,7 @@ from typing import Any
 
 from harness.config.facts import PATHS
 from harness.config.lab import LabConfig
-from harness.host import fencing
+from harness.host import fencing, preflight
 from harness.host import network as host_network
 from harness.host.box import ensure_box
 from harness.host.guest_image import GuestImage, build_guest_image
@@ -105,6 +105,7 @@ class Lab:
         phases = Phases()
         if not self.exists():
             host_network.check_free(self.config)
+            preflight.check(self.config)
         self.logs.mkdir(parents=True, exist_ok=True)
         with phases.timed("guest image", self.progress):
             image = build_guest_image(progress=self.progress)

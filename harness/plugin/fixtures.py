@@ -46,7 +46,8 @@ def lab(request: pytest.FixtureRequest, record_testsuite_property: Callable[[str
         try:
             lab.up(report.accel)
         except HarnessError:
-            evidence.collect(lab, run_dir(request.config) / "evidence" / "bring-up")
+            if lab.exists():  # refused before anything was made: nothing to look at
+                evidence.collect(lab, run_dir(request.config) / "evidence" / "bring-up")
             raise
     if opts.reuse_lab:
         _require_budgets(request.config, lab.accel())
