@@ -7,7 +7,8 @@ import os
 import sys
 from pathlib import Path
 
-from harness.config.lab import LabConfig
+from harness.cluster.overview import overview
+from harness.config.lab import REPO, LabConfig
 from harness.errors import HarnessError
 from harness.host.doctor import examine
 from harness.host.guest_image import build_guest_image, cache_root
@@ -50,8 +51,12 @@ def _status(args: argparse.Namespace) -> int:
         return 1
     for node, state in states.items():
         print(f"{node:<8} {state}")
-    print(f"state    {lab.state_dir}\nconsoles {lab.console_dir}")
-    return 0 if all(state == "running" for state in states.values()) else 1
+    print(f"{'state':<12} {lab.state_dir}\n{'consoles':<12} {lab.console_dir}")
+    running = all(state == "running" for state in states.values())
+    if running:
+        for line in overview(lab, REPO / "artifacts"):
+            print(line)
+    return 0 if running else 1
 
 
 def _provision(args: argparse.Namespace) -> int:

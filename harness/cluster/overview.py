@@ -1,0 +1,63 @@
+"""`ha-lab status` beyond the nodes' states: what a newcomer asks first. Each line is read on
+its own; one that cannot be read says why instead of hiding the others."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from harness.cluster import placement
+from harness.config.facts import RESOURCES
+from harness.errors import HarnessError
+from harness.host import fencing
+from harness.lab.handle import Lab
+
+
+def _line(label: str, read: Callable[[], str]) -> str:
+    try:
+        value = read()
+    except (HarnessError, OSError, ValueError, KeyError) as err:
+        value = f"unknown ({err})"
+    return f"{label:<12} {value}"
+
+
+def _drbd(lab: Lab) -> str:
+    states = placement.drbd_states(lab)
+    return ", ".join(f"{node} {s.role} {s.disk} ({s.connection})" for node, s in states.items()) or "no NAS node up"
+
+
+def _fencing(lab: Lab) -> str:
+    pid = fencing.running_pid(lab.state_dir)
+    daemon = f"fence_virtd pid {pid}" if pid else "fence_virtd NOT running ('ha-lab up' starts it)"
+    devices = []
+    for role in ("hv", "nas"):
+        state = placement.cluster_state(lab, role)
+        started = state.where(f"{RESOURCES.fence}{role}")
+        devices.append(f"{RESOURCES.fence}{role} on {', '.join(started) or 'nowhere'}")
+    return f"{daemon}; {'; '.join(devices)}"
+
+
+def _last_run(artifacts: Path) -> str:
+    latest = artifacts / "latest"
+    if not latest.exists():
+        return "none in this checkout"
+    summary = latest / "summary.md"
+    runs = sum(1 for _ in latest.glob("*-run*.json"))
+    failed = summary.read_text().count("| failed |") if summary.exists() else 0
+    return f"{latest.resolve()} ({runs} runs, {failed} failed)"
+
+
+def _serving(lab: Lab, role: str, resource: str) -> str:
+    return ", ".join(placement.cluster_state(lab, role).where(resource)) or "nowhere"
+
+
+def overview(lab: Lab, artifacts: Path) -> list[str]:
+    """Accelerator, where the guest and the NFS service run, DRBD, fencing, the newest run."""
+    return [
+        _line("accelerator", lab.accel),
+        _line("guest on", lambda: _serving(lab, "hv", RESOURCES.guest)),
+        _line("NFS on", lambda: _serving(lab, "nas", RESOURCES.nfs_server)),
+        _line("DRBD", lambda: _drbd(lab)),
+        _line("fencing", lambda: _fencing(lab)),
+        _line("last run", lambda: _last_run(artifacts)),
+    ]
