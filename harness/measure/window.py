@@ -23,6 +23,7 @@ from harness.lab.handle import Lab
 from harness.lab.ssh import LabError
 from harness.measure.record import Action, RunRecord
 from harness.measure.ticker import Ticker
+from harness.probe.disk import WriteAfter
 from harness.probe.observer import Observer
 from harness.probe.records import Verification, verify_boots
 from harness.probe.timeline import analyze, noise
@@ -114,32 +115,25 @@ def close_window(observer: Observer, wait_s: float = CLOSE_WAIT_S) -> int:
         return time.time_ns()
 
 
-def wait_for_disk_progress(observer: Observer, timeout_s: float, after_ns: int = 0) -> int:
-    """Until the probe acknowledges a record it issued after `after_ns`; return that record's number.
-
-    A probe that just started reports 0 while it scans its ring, then the
-    newest record already on disk: only an advance past a non-zero value is a
-    write of this boot.
-    """
+def wait_for_disk_progress(observer: Observer, timeout_s: float, after_ns: int | None = None) -> int:
+    """Until the probe acknowledges a record it issued after `after_ns` (default: now); return that
+    record's number. The rule is the "disk resumed" verdict's (probe/disk.WriteAfter), followed live."""
+    after = time.time_ns() if after_ns is None else after_ns
     try:
-        first = observer.wait_for_heartbeat(timeout_s, after_ns=after_ns or time.time_ns())
+        observer.wait_for_heartbeat(timeout_s, after_ns=after)
     except TimeoutError as err:
         raise WaitTimeout(f"the guest acknowledged no disk write for {timeout_s:.0f} s: {err}") from err
-    # One write at a time: the record in flight at `after_ns` may complete without the disk working
-    # after it, so a boot seen then must get two records further; a boot that starts later, one.
-    boot, base, needed, acked = first.hb.boot_id, first.hb.last_ack, 2, 0
+    watch, seen, acked = WriteAfter(after), 0, 0
 
     def advanced() -> bool:
-        nonlocal boot, base, needed, acked
-        newest = observer.samples[-1].hb
-        if newest.boot_id != boot:
-            boot, base, needed = newest.boot_id, 0, 1  # a new boot's first report is an older boot's record
-        elif not base:
-            base = newest.last_ack
-        elif newest.last_ack >= base + needed:
-            acked = newest.last_ack
-            return True
-        raise NotYet(f"stuck at record {newest.last_ack} of boot {boot}")
+        nonlocal seen, acked
+        batch = observer.samples_since(seen)
+        seen += len(batch)
+        for sample in batch:
+            if watch.feed(sample):
+                acked = sample.hb.last_ack
+                return True
+        raise NotYet(watch.where())
 
     wait_for("the guest acknowledging a disk write", timeout_s, advanced, every_s=0.1)
     return acked

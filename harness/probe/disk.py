@@ -78,26 +78,43 @@ def ack_progress(acks: Iterable[tuple[int, str, int]]) -> list[int]:
     return times
 
 
-def first_write_after(samples: Sequence[Sample], after_ns: int) -> int | None:
-    """When the guest first acknowledged a record it *issued* after `after_ns` (host clock), if it did.
+class WriteAfter:
+    """Whether the guest has acknowledged a record it *issued* after `after_ns` (host clock), fed
+    one heartbeat at a time, so a wait can follow a live observer without rescanning its samples.
 
     The probe writes one record at a time, one every record interval: the record in flight
     at `after_ns` may still complete (its request left before a cut, its reply comes after),
     so only the one after it shows a disk that works after `after_ns`. A boot first heard
     after `after_ns` started after it: its first report is an older record, its next its own.
     """
-    newest: dict[str, int] = {}
-    for sample in samples:
+
+    def __init__(self, after_ns: int) -> None:
+        self.after_ns = after_ns
+        self.newest: dict[str, int] = {}
+        self.last: tuple[str, int] | None = None  # (boot, record) of the newest report
+
+    def feed(self, sample: Sample) -> bool:
+        """True when this heartbeat reports such a record."""
         if not sample.hb.has_disk or not sample.hb.last_ack:
-            continue
+            return False  # a probe scanning its ring reports 0
         boot, ack = sample.hb.boot_id, sample.hb.last_ack
-        if sample.host_ns <= after_ns:
-            newest[boot] = max(newest.get(boot, 0), ack)
-        elif boot not in newest:
-            newest[boot] = ack - 1  # a new boot: its next record is its own
-        elif ack >= newest[boot] + 2:
-            return sample.host_ns
-    return None
+        self.last = (boot, ack)
+        if sample.host_ns <= self.after_ns:
+            self.newest[boot] = max(self.newest.get(boot, 0), ack)
+            return False
+        if boot not in self.newest:
+            self.newest[boot] = ack - 1  # a new boot: its next record is its own
+            return False
+        return ack >= self.newest[boot] + 2
+
+    def where(self) -> str:
+        return "no record reported" if self.last is None else f"stuck at record {self.last[1]} of boot {self.last[0]}"
+
+
+def first_write_after(samples: Sequence[Sample], after_ns: int) -> int | None:
+    """When the guest first acknowledged a record it issued after `after_ns` (host clock), if it did."""
+    watch = WriteAfter(after_ns)
+    return next((sample.host_ns for sample in samples if watch.feed(sample)), None)
 
 
 def boot_acks(samples: Sequence[Sample]) -> list[BootAcks]:

@@ -122,6 +122,11 @@ class Observer:
         with self._lock:
             return list(self._samples)
 
+    def samples_since(self, index: int) -> list[Sample]:
+        """The samples from position `index` on: a follower's next batch, without copying the rest."""
+        with self._lock:
+            return self._samples[index:]
+
     @property
     def last_arrival_ns(self) -> int | None:
         """When the newest heartbeat arrived (host clock), without copying the samples."""
