@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 from harness.cluster.overview import overview
+from harness.cluster.whole import wait_whole
 from harness.config.lab import REPO, LabConfig
 from harness.errors import HarnessError
 from harness.host.doctor import examine
@@ -15,6 +17,8 @@ from harness.host.guest_image import build_guest_image, cache_root
 from harness.judging.summary import summary_from_files
 from harness.lab.handle import Lab
 from harness.probe.records import verify
+
+DEFAULT_SNAPSHOT = "lab"
 
 
 def _build_guest(args: argparse.Namespace) -> int:
@@ -75,6 +79,44 @@ def _ssh(args: argparse.Namespace) -> int:
     os.execvp(argv[0], argv)  # the user's own session: their terminal, their exit code
 
 
+def _snapshot(args: argparse.Namespace) -> int:
+    lab = _lab(args)
+    if args.delete:
+        print(f"removed snapshot {args.snapshot} from {', '.join(lab.delete_snapshot(args.snapshot))}")
+        return 0
+    _print_steps(lab.snapshot(args.snapshot))
+    return 0
+
+
+def _revert(args: argparse.Namespace) -> int:
+    lab = _lab(args)
+    started = time.monotonic()
+    steps = lab.revert(args.snapshot)
+    steps["whole"] = round(wait_whole(lab, args.timeout), 2)
+    steps["total"] = round(time.monotonic() - started, 2)
+    _print_steps(steps)
+    return 0
+
+
+def _snapshots(args: argparse.Namespace) -> int:
+    lab = _lab(args)
+    nodes = [n.name for n in lab.config.nodes()]
+    found = lab.snapshots()
+    for snap in found:
+        made = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(snap.created))
+        missing = sorted(set(nodes) - set(snap.nodes))
+        note = f"  INCOMPLETE: not on {', '.join(missing)}" if missing else ""
+        print(f"{snap.name:<24} {made}{note}")
+    if not found:
+        print(f"lab {lab.config.name}: no snapshots ('ha-lab snapshot NAME' takes one)")
+    return 0
+
+
+def _print_steps(steps: dict[str, float]) -> None:
+    for step, seconds in steps.items():
+        print(f"{step:<24} {seconds:7.1f} s")
+
+
 def _destroy(args: argparse.Namespace) -> int:
     for item in _lab(args).destroy(force=args.force):
         print(f"removed {item}")
@@ -120,6 +162,19 @@ def parser() -> argparse.ArgumentParser:
     ssh.add_argument("node", help="vnode2, vnode3, nas1 or nas2")
     ssh.add_argument("command", nargs=argparse.REMAINDER, help="a command to run there instead of a shell")
     ssh.set_defaults(run=_ssh)
+    snapshot = verbs.add_parser(
+        "snapshot", parents=[lab_options], help="save the running lab (all nodes paused, saved, resumed)"
+    )
+    snapshot.add_argument("snapshot", nargs="?", default=DEFAULT_SNAPSHOT, metavar="NAME")
+    snapshot.add_argument("--delete", action="store_true", help="remove snapshot NAME instead")
+    snapshot.set_defaults(run=_snapshot)
+    revert = verbs.add_parser(
+        "revert", parents=[lab_options], help="bring the lab back to a snapshot and wait until it is whole"
+    )
+    revert.add_argument("snapshot", nargs="?", default=DEFAULT_SNAPSHOT, metavar="NAME")
+    revert.add_argument("--timeout", type=float, default=300, help="seconds to wait for the lab to be whole")
+    revert.set_defaults(run=_revert)
+    verbs.add_parser("snapshots", parents=[lab_options], help="the lab's snapshots").set_defaults(run=_snapshots)
     destroy = verbs.add_parser("destroy", parents=[lab_options], help="destroy the lab and sweep its leftovers")
     destroy.add_argument("--force", action="store_true", help="also a lab of this name another state folder made")
     destroy.set_defaults(run=_destroy)

@@ -114,7 +114,8 @@ def sweep(config: LabConfig) -> list[str]:
     for domain in _names("list", "--all", "--name"):
         if domain.startswith(config.domain_prefix):
             virsh("destroy", domain)
-            virsh("undefine", domain, "--remove-all-storage")
+            # A domain with snapshots (ha-lab snapshot) is only undefined with their metadata.
+            virsh("undefine", domain, "--remove-all-storage", "--snapshots-metadata")
             removed.append(f"domain {domain}")
     for volume in _names("vol-list", "default", "--name") if "default" in _names("pool-list", "--name") else []:
         if volume.startswith(config.domain_prefix):

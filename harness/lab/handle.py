@@ -17,7 +17,7 @@ from typing import Any
 
 from harness.config.facts import PATHS
 from harness.config.lab import LabConfig
-from harness.host import fencing, preflight
+from harness.host import fencing, preflight, snapshots
 from harness.host import network as host_network
 from harness.host.box import ensure_box
 from harness.host.guest_image import GuestImage, build_guest_image
@@ -165,6 +165,48 @@ class Lab:
 
     def host(self, node: str) -> Any:  # testinfra's Host
         return self.remote.host(node)
+
+    # --- snapshots -------------------------------------------------------
+    def snapshot(self, name: str) -> dict[str, float]:
+        """A consistent cut of the running lab (harness.host.snapshots); the seconds each step took."""
+        snapshots.check_name(name)
+        self._require_made()
+        return snapshots.take(self.config, name, self.progress)
+
+    def snapshots(self) -> list[snapshots.Snapshot]:
+        self._require_made()
+        return snapshots.listing(self.config)
+
+    def delete_snapshot(self, name: str) -> list[str]:
+        snapshots.check_name(name)
+        self._require_made()
+        return snapshots.delete(self.config, name)
+
+    def _require_made(self) -> None:
+        if not self.exists():
+            raise LabError(f"lab {self.config.name} has not been brought up: run 'ha-lab up' first")
+
+    def revert(self, name: str) -> dict[str, float]:
+        """The lab back at snapshot `name`, the nodes' clocks stepped to the host's; the seconds each
+        step took. Whether the clusters and the guest are whole again is the caller's to check."""
+        snapshots.check_name(name)
+        self._require_made()
+        for node in self.config.nodes():
+            # The nodes' side of any SSH connection made since the snapshot is gone: start afresh.
+            self.remote.disconnect(node.name)
+        timings = snapshots.revert(self.config, name, self.progress)
+        started = time.monotonic()
+        self.step_clocks()
+        timings["clocks"] = round(time.monotonic() - started, 2)
+        return timings
+
+    def step_clocks(self) -> None:
+        """Set each node's clock to the host's. A restored node's clock reads the time of the
+        snapshot; the nodes have no time server to catch up from, and the harness reads their
+        journals against the host's clock."""
+        for node in self.config.nodes():
+            # The host's time is read as the command leaves: the error is one SSH round trip.
+            self.ssh(node.name, f"sudo date -u -s @{time.time():.3f} >/dev/null")
 
     # --- tear-down -------------------------------------------------------
     def destroy(self, force: bool = False) -> list[str]:
