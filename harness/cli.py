@@ -82,7 +82,8 @@ def _ssh(args: argparse.Namespace) -> int:
 def _snapshot(args: argparse.Namespace) -> int:
     lab = _lab(args)
     if args.delete:
-        print(f"removed snapshot {args.snapshot} from {', '.join(lab.delete_snapshot(args.snapshot))}")
+        lab.delete_snapshot(args.snapshot)
+        print(f"removed snapshot {args.snapshot}")
         return 0
     _print_steps(lab.snapshot(args.snapshot))
     return 0
@@ -100,13 +101,10 @@ def _revert(args: argparse.Namespace) -> int:
 
 def _snapshots(args: argparse.Namespace) -> int:
     lab = _lab(args)
-    nodes = [n.name for n in lab.config.nodes()]
     found = lab.snapshots()
     for snap in found:
         made = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(snap.created))
-        missing = sorted(set(nodes) - set(snap.nodes))
-        note = f"  INCOMPLETE: not on {', '.join(missing)}" if missing else ""
-        print(f"{snap.name:<24} {made}{note}")
+        print(f"{snap.name:<24} {made}  {snap.folder}")
     if not found:
         print(f"lab {lab.config.name}: no snapshots ('ha-lab snapshot NAME' takes one)")
     return 0

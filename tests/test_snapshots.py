@@ -1,8 +1,11 @@
-"""Whole-lab snapshots against libvirt's own test driver: the real API and its state rules,
-four domains that only pretend to run."""
+"""Whole-lab snapshots against libvirt's own test driver (the real API and its state rules, four
+domains that only pretend to run) and real qcow2 disks (qemu-img, qemu-io): what a node wrote
+after a snapshot is gone after a revert, what it wrote before is still there."""
 
 from __future__ import annotations
 
+import json
+import subprocess
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,19 +16,37 @@ import pytest
 from harness.config.lab import LabConfig
 from harness.host import snapshots
 from harness.host.snapshots import SnapshotError
+from tests.conftest import need
 
 TEST_URI = "test:///default"  # one driver state per process, kept while a connection is open
+QUIET = {"progress": lambda _line: None}
+
+
+def qemu_io(disk: Path, command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["qemu-io", "-c", command, str(disk)], capture_output=True, text=True, check=False)
+
+
+def write(disk: Path, pattern: int) -> None:
+    done = qemu_io(disk, f"write -P {pattern} 0 64k")
+    assert done.returncode == 0, done.stderr
+
+
+def holds(disk: Path, pattern: int) -> bool:
+    """The first 64 KiB read back as `pattern` (qemu-io fails a read whose pattern differs)."""
+    done = qemu_io(disk, f"read -P {pattern} 0 64k")
+    assert "Could not open" not in done.stderr, done.stderr
+    return done.returncode == 0 and "Pattern verification failed" not in done.stdout
 
 
 @pytest.fixture
-def conn(monkeypatch: pytest.MonkeyPatch) -> Iterator[libvirt.virConnect]:
+def conn(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[libvirt.virConnect]:
+    need("qemu-img", "qemu-utils")
     monkeypatch.setattr(snapshots, "URI", TEST_URI)
+    monkeypatch.setenv("HA_LAB_SNAPSHOTS", str(tmp_path / "snapshots"))
     conn = libvirt.open(TEST_URI)
     yield conn
     for dom in conn.listAllDomains():
         if dom.name() != "test":  # the driver's own
-            for snap in dom.listAllSnapshots():
-                snap.delete()
             if dom.isActive():
                 dom.destroy()
             dom.undefine()
@@ -34,95 +55,144 @@ def conn(monkeypatch: pytest.MonkeyPatch) -> Iterator[libvirt.virConnect]:
 
 @pytest.fixture
 def config(conn: libvirt.virConnect, tmp_path: Path) -> LabConfig:
-    config = LabConfig(name="snap", state_root=tmp_path)
+    config = LabConfig(name="snap", state_root=tmp_path / "state")
+    images = tmp_path / "images"
+    images.mkdir()
     for node in config.nodes():
-        xml = f"<domain type='test'><name>{config.domain_prefix}{node.name}</name><memory>1024</memory>"
-        conn.defineXML(xml + "<os><type>hvm</type></os></domain>").create()
+        disk = images / f"{node.name}.img"
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(disk), "16M"], check=True)
+        conn.defineXML(
+            f"<domain type='test'><name>{config.domain_prefix}{node.name}</name><memory>1024</memory>"
+            "<os><type>hvm</type></os><devices>"
+            f"<disk type='file' device='disk'><source file='{disk}'/><target dev='vda'/></disk>"
+            "<disk type='file' device='cdrom'><source file='/nonexistent.iso'/><target dev='hdc'/></disk>"
+            "</devices></domain>"
+        ).create()
     return config
 
 
-def domains(conn: libvirt.virConnect, config: LabConfig) -> dict[str, libvirt.virDomain]:
-    return {n.name: conn.lookupByName(f"{config.domain_prefix}{n.name}") for n in config.nodes()}
+def disk(config: LabConfig, node: str, tmp_path: Path) -> Path:
+    return tmp_path / "images" / f"{node}.img"
 
 
 def states(conn: libvirt.virConnect, config: LabConfig) -> dict[str, int]:
-    return {node: dom.state()[0] for node, dom in domains(conn, config).items()}
+    return {n.name: conn.lookupByName(f"{config.domain_prefix}{n.name}").state()[0] for n in config.nodes()}
 
 
-def running(conn: libvirt.virConnect, config: LabConfig) -> dict[str, int]:
-    return dict.fromkeys(states(conn, config), libvirt.VIR_DOMAIN_RUNNING)
+def all_running(config: LabConfig) -> dict[str, int]:
+    return {n.name: libvirt.VIR_DOMAIN_RUNNING for n in config.nodes()}
 
 
-def test_a_snapshot_is_taken_of_every_node_paused_and_leaves_them_running(
-    conn: libvirt.virConnect, config: LabConfig
+def backing(path: Path) -> str:
+    info = subprocess.run(["qemu-img", "info", "-U", "--output=json", str(path)], capture_output=True, check=True)
+    return str(json.loads(info.stdout).get("backing-filename", ""))
+
+
+def test_a_snapshot_freezes_every_disk_and_leaves_the_nodes_running_on_overlays(
+    conn: libvirt.virConnect, config: LabConfig, tmp_path: Path
 ) -> None:
-    steps = snapshots.take(config, "base", progress=lambda _line: None)
-    assert set(steps) == {"pause", "resume", *(f"save {n.name}" for n in config.nodes())}
-    for node, dom in domains(conn, config).items():
-        snap = ET.fromstring(dom.snapshotLookupByName("base").getXMLDesc())
-        # Saved while paused: every node was stopped before any was saved.
-        assert snap.findtext("state") == "paused", node
-        assert snap.findtext("description") == config.owner
-    assert states(conn, config) == running(conn, config)
-    [listed] = snapshots.listing(config)
-    assert (listed.name, sorted(listed.nodes)) == ("base", sorted(n.name for n in config.nodes()))
+    write(disk(config, "nas1", tmp_path), 0xAB)
+    folder = snapshots.lab_folder(config) / "base"
+    steps = snapshots.take(config, folder, **QUIET)
+    assert {"pause", "freeze disks", "restore", *(f"save {n.name}" for n in config.nodes())} <= set(steps)
+    assert states(conn, config) == all_running(config)
+    [snap] = snapshots.listing(config)
+    assert snap.name == "base" and sorted(snap.nodes) == sorted(n.name for n in config.nodes())
+    for node in config.nodes():
+        path = disk(config, node.name, tmp_path)
+        [frozen] = snap.disks[node.name].values()  # the CD-ROM is not a disk of the node's
+        assert backing(path) == frozen and Path(frozen).parent == folder
+        assert snap.memory(node.name).exists()
+    assert holds(disk(config, "nas1", tmp_path), 0xAB)  # the overlay shows what was written before
+    assert folder.stat().st_mode & 0o777 == 0o711
 
 
-def test_a_revert_restores_every_node_and_resumes_them(conn: libvirt.virConnect, config: LabConfig) -> None:
-    snapshots.take(config, "base", progress=lambda _line: None)
-    domains(conn, config)["nas1"].suspend()  # the lab moved on after the snapshot
-    steps = snapshots.revert(config, "base", progress=lambda _line: None)
-    assert {f"restore {n.name}" for n in config.nodes()} <= set(steps)
-    assert states(conn, config) == running(conn, config)
+def test_a_revert_drops_what_was_written_since_and_resumes_every_node(
+    conn: libvirt.virConnect, config: LabConfig, tmp_path: Path
+) -> None:
+    nas1 = disk(config, "nas1", tmp_path)
+    write(nas1, 0xAB)
+    snapshots.take(config, snapshots.lab_folder(config) / "base", **QUIET)
+    write(nas1, 0xCD)  # the lab moves on after the snapshot
+    conn.lookupByName(f"{config.domain_prefix}vnode3").destroy()
+    steps = snapshots.revert(config, snapshots.find(config, "base"), **QUIET)
+    assert {"stop and fresh disks", "restore"} <= set(steps)
+    assert holds(nas1, 0xAB) and not holds(nas1, 0xCD)
+    assert states(conn, config) == all_running(config)
 
 
-def test_a_name_taken_on_one_node_is_refused_and_nothing_is_made(conn: libvirt.virConnect, config: LabConfig) -> None:
-    domains(conn, config)["nas2"].snapshotCreateXML("<domainsnapshot><name>base</name></domainsnapshot>", 0)
-    with pytest.raises(SnapshotError, match=r"exists on nas2.*snapshot --delete base"):
-        snapshots.take(config, "base", progress=lambda _line: None)
-    assert {node: dom.snapshotNum() for node, dom in domains(conn, config).items()} == {
-        "vnode2": 0,
-        "vnode3": 0,
-        "nas1": 0,
-        "nas2": 1,
-    }
-    assert states(conn, config) == running(conn, config)
-
-
-def test_a_snapshot_missing_on_a_node_is_not_reverted_to(conn: libvirt.virConnect, config: LabConfig) -> None:
-    snapshots.take(config, "base", progress=lambda _line: None)
-    domains(conn, config)["vnode3"].snapshotLookupByName("base").delete()
-    [listed] = snapshots.listing(config)
-    assert "vnode3" not in listed.nodes
-    domains(conn, config)["nas1"].suspend()
-    with pytest.raises(SnapshotError, match="not on vnode3"):
-        snapshots.revert(config, "base", progress=lambda _line: None)
-    assert states(conn, config)["nas1"] == libvirt.VIR_DOMAIN_PAUSED  # nothing was touched
+def test_a_taken_name_is_refused_and_nothing_changes(conn: libvirt.virConnect, config: LabConfig) -> None:
+    folder = snapshots.lab_folder(config) / "base"
+    folder.mkdir(parents=True)
+    with pytest.raises(SnapshotError, match="exists: pick another name"):
+        snapshots.take(config, folder, **QUIET)
+    assert list(folder.iterdir()) == []
+    assert states(conn, config) == all_running(config)
 
 
 def test_a_lab_not_running_is_not_snapshotted(conn: libvirt.virConnect, config: LabConfig) -> None:
-    domains(conn, config)["vnode2"].destroy()
+    conn.lookupByName(f"{config.domain_prefix}vnode2").destroy()
+    folder = snapshots.lab_folder(config) / "base"
     with pytest.raises(SnapshotError, match="not running: vnode2"):
-        snapshots.take(config, "base", progress=lambda _line: None)
-    assert all(dom.snapshotNum() == 0 for dom in domains(conn, config).values())
+        snapshots.take(config, folder, **QUIET)
+    assert not folder.exists()
 
 
 def test_a_lab_without_domains_is_refused_with_what_to_do(conn: libvirt.virConnect, tmp_path: Path) -> None:
+    absent = LabConfig(name="absent", state_root=tmp_path)
     with pytest.raises(SnapshotError, match="no domain for vnode2, vnode3, nas1, nas2: run 'ha-lab up'"):
-        snapshots.take(LabConfig(name="absent", state_root=tmp_path), "base")
+        snapshots.take(absent, snapshots.lab_folder(absent) / "base")
+
+
+def test_an_incomplete_snapshot_is_not_reverted_to(
+    conn: libvirt.virConnect, config: LabConfig, tmp_path: Path
+) -> None:
+    snapshots.take(config, snapshots.lab_folder(config) / "base", **QUIET)
+    snap = snapshots.find(config, "base")
+    snap.memory("vnode3").unlink()
+    write(disk(config, "nas1", tmp_path), 0xCD)
+    with pytest.raises(SnapshotError, match="incomplete.*vnode3.save"):
+        snapshots.revert(config, snap, **QUIET)
+    assert holds(disk(config, "nas1", tmp_path), 0xCD)  # nothing was touched
+    assert states(conn, config) == all_running(config)
+
+
+def test_a_snapshot_a_disk_stands_on_is_kept_and_a_later_one_goes(
+    conn: libvirt.virConnect, config: LabConfig
+) -> None:
+    snapshots.take(config, snapshots.lab_folder(config) / "one", **QUIET)
+    snapshots.take(config, snapshots.lab_folder(config) / "two", **QUIET)
+    with pytest.raises(SnapshotError, match="holds the frozen disks"):
+        snapshots.delete(config, snapshots.find(config, "one"))  # "two" and the lab stand on it
+    with pytest.raises(SnapshotError, match="holds the frozen disks"):
+        snapshots.delete(config, snapshots.find(config, "two"))  # the lab runs on it
+    snapshots.revert(config, snapshots.find(config, "one"), **QUIET)
+    snapshots.delete(config, snapshots.find(config, "two"))
+    assert [s.name for s in snapshots.listing(config)] == ["one"]
+    assert states(conn, config) == all_running(config)
+
+
+def test_a_snapshot_outside_the_root_is_refused(conn: libvirt.virConnect, config: LabConfig, tmp_path: Path) -> None:
+    with pytest.raises(SnapshotError, match="snapshots live under"):
+        snapshots.take(config, tmp_path / "elsewhere", **QUIET)
 
 
 @pytest.mark.parametrize("name", ["", "-x", "a b", "x" * 41, "../up"])
-def test_a_bad_name_is_refused_before_libvirt_is_asked(name: str) -> None:
+def test_a_bad_name_is_refused(name: str) -> None:
     with pytest.raises(SnapshotError, match="snapshot name"):
-        snapshots.take(LabConfig(name="never"), name)
+        snapshots.check_name(name)
 
 
-def test_delete_removes_it_everywhere_and_refuses_one_that_is_not_there(
-    conn: libvirt.virConnect, config: LabConfig
-) -> None:
-    snapshots.take(config, "base", progress=lambda _line: None)
-    assert snapshots.delete(config, "base") == [n.name for n in config.nodes()]
-    assert snapshots.listing(config) == []
-    with pytest.raises(SnapshotError, match="no snapshot 'base'"):
-        snapshots.delete(config, "base")
+def test_only_writable_disks_are_frozen() -> None:
+    xml = ET.tostring(
+        ET.fromstring(
+            "<domain><devices>"
+            "<disk type='file' device='disk'><source file='/a.img'/></disk>"
+            "<disk type='file' device='disk'><source file='/ro.img'/><readonly/></disk>"
+            "<disk type='file' device='cdrom'><source file='/c.iso'/></disk>"
+            "<disk type='block' device='disk'><source dev='/dev/sdb'/></disk>"
+            "</devices></domain>"
+        ),
+        encoding="unicode",
+    )
+    assert snapshots.disk_files(xml) == ["/a.img"]

@@ -114,8 +114,7 @@ def sweep(config: LabConfig) -> list[str]:
     for domain in _names("list", "--all", "--name"):
         if domain.startswith(config.domain_prefix):
             virsh("destroy", domain)
-            # A domain with snapshots (ha-lab snapshot) is only undefined with their metadata.
-            virsh("undefine", domain, "--remove-all-storage", "--snapshots-metadata")
+            virsh("undefine", domain, "--remove-all-storage")
             removed.append(f"domain {domain}")
     for volume in _names("vol-list", "default", "--name") if "default" in _names("pool-list", "--name") else []:
         if volume.startswith(config.domain_prefix):

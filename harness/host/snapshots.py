@@ -1,20 +1,31 @@
-"""Whole-lab snapshots in libvirt: one consistent cut of the four nodes, and the way back to it.
+"""Whole-lab snapshots: one consistent cut of the four nodes, and the way back to it.
 
-All four are paused before any is saved and resumed only once all are saved (or restored), so
-the nodes never see each other move on: DRBD's generations, corosync's membership and the NFS
-client's session all come back as they were at one instant. Each node's cut is a libvirt
-internal snapshot (memory and disks in the node's own qcow2 files): no disk is copied.
+All four are paused before any is saved and resumed only once all are back, so the nodes
+never see each other move on: DRBD's generations, corosync's membership and the NFS
+client's session come back as they were at one instant.
+
+A snapshot is a folder: each node's memory as libvirt saved it (`virDomainSave` of a paused
+domain, which libvirt restores paused), and each node's disks as they were, frozen. No disk
+is copied: the node's top qcow2 file is moved into the folder and the node goes on in a new,
+empty overlay on top of it at the old path. Going back puts a fresh overlay on the frozen
+files and restores the saved memory. Libvirt 9.0 (Debian 12) cannot revert to its own
+external snapshots, and internal ones live inside the lab's disks and die with them; a
+folder outlives the lab, so a provisioned lab can be kept for the next one.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shutil
+import subprocess
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from xml.sax.saxutils import escape
+from pathlib import Path
 
 import libvirt
 
@@ -23,17 +34,22 @@ from harness.errors import HarnessError
 
 URI = "qemu:///system"
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}")
+MANIFEST = "snapshot.json"
 
 
 class SnapshotError(HarnessError):
     """A snapshot that cannot be taken or gone back to; the message says what to do."""
 
 
-@dataclass(frozen=True)
-class Snapshot:
-    name: str
-    created: float  # seconds since the epoch, as libvirt recorded it on the first node
-    nodes: tuple[str, ...]  # the nodes that have it: a usable snapshot is on all of them
+def snapshot_root() -> Path:
+    """Where snapshots live: QEMU (as libvirt's qemu user) reads the frozen disks from there, so
+    not under a home folder. $HA_LAB_SNAPSHOTS, else beside libvirt's images."""
+    return Path(os.environ.get("HA_LAB_SNAPSHOTS") or "/var/lib/libvirt/ha-lab")
+
+
+def lab_folder(config: LabConfig) -> Path:
+    """The folder of a lab's named snapshots (removed with the lab)."""
+    return snapshot_root() / "labs" / config.name
 
 
 def check_name(name: str) -> str:
@@ -42,6 +58,31 @@ def check_name(name: str) -> str:
             f"snapshot name {name!r}: use 1-40 letters, digits, '.', '_' or '-', starting with a letter or digit"
         )
     return name
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    name: str
+    folder: Path
+    created: float  # seconds since the epoch
+    nodes: tuple[str, ...]
+    disks: dict[str, dict[str, str]]  # node: {the lab's disk path: its frozen file}
+    owner: str
+
+    @classmethod
+    def read(cls, folder: Path) -> Snapshot:
+        try:
+            made = json.loads((folder / MANIFEST).read_text())
+        except (OSError, ValueError) as err:
+            raise SnapshotError(f"{folder}: not a snapshot ({err}); remove the folder") from err
+        return cls(made["name"], folder, made["created"], tuple(made["nodes"]), made["disks"], made.get("owner", ""))
+
+    def write(self) -> None:
+        record = {"name": self.name, "created": self.created, "nodes": list(self.nodes)}
+        (self.folder / MANIFEST).write_text(json.dumps({**record, "disks": self.disks, "owner": self.owner}, indent=2))
+
+    def memory(self, node: str) -> Path:
+        return self.folder / f"{node}.save"
 
 
 @contextmanager
@@ -68,119 +109,203 @@ def _domains(conn: libvirt.virConnect, config: LabConfig) -> dict[str, libvirt.v
     return found
 
 
-def _require_running(domains: dict[str, libvirt.virDomain]) -> None:
-    stopped = [node for node, dom in domains.items() if dom.state()[0] != libvirt.VIR_DOMAIN_RUNNING]
-    if stopped:
-        raise SnapshotError(
-            f"not running: {', '.join(stopped)}; a snapshot is a cut of a running lab (see 'ha-lab status')"
-        )
+def disk_files(domain_xml: str) -> list[str]:
+    """The files of a domain's writable disks (not CD-ROMs, not shared or read-only ones)."""
+    files = []
+    for disk in ET.fromstring(domain_xml).iterfind("devices/disk"):
+        source = disk.find("source")
+        if disk.get("device", "disk") != "disk" or disk.get("type") != "file" or source is None:
+            continue
+        if disk.find("readonly") is not None or disk.find("shareable") is not None:
+            continue
+        files.append(source.get("file", ""))
+    return [f for f in files if f]
 
 
-def snapshot_xml(name: str, owner: str) -> str:
-    return f"<domainsnapshot><name>{escape(name)}</name><description>{escape(owner)}</description></domainsnapshot>"
+def overlay(frozen: Path, path: Path) -> None:
+    """A new, empty qcow2 at `path` on top of `frozen`. Root's and private: libvirt hands each
+    file of the chain to its qemu user when the node starts (and back when it stops)."""
+    path.unlink(missing_ok=True)
+    done = subprocess.run(
+        ["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", str(frozen), str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SnapshotError(f"qemu-img could not make {path} on {frozen}: {done.stderr.strip()}")
+    path.chmod(0o600)
 
 
-def _created(snap: libvirt.virDomainSnapshot) -> float:
-    return float(ET.fromstring(snap.getXMLDesc()).findtext("creationTime") or 0)
+def _freeze(path: Path, frozen: Path) -> None:
+    """Move a stopped node's disk into the snapshot and leave an overlay in its place."""
+    try:
+        os.rename(path, frozen)
+    except OSError:  # another filesystem: the one copy there is no way around
+        shutil.copy2(path, frozen)
+        path.unlink()
+    frozen.chmod(0o400)  # never written again (every later state is an overlay); it holds the node's secrets
+    overlay(frozen, path)
+
+
+def _private(folder: Path) -> None:
+    """The folders from the root to `folder`: libvirt's qemu user reaches the frozen disks,
+    nobody else lists them."""
+    root = snapshot_root()
+    for made in [folder, *folder.parents]:
+        made.chmod(0o711)
+        if made == root:
+            return
+    raise AssertionError(f"{folder} is not under {root}")  # take() checked it
+
+
+def _pause_all(domains: dict[str, libvirt.virDomain]) -> None:
+    for dom in domains.values():
+        if dom.state()[0] == libvirt.VIR_DOMAIN_RUNNING:
+            dom.suspend()
+
+
+def _restore_all(conn: libvirt.virConnect, snap: Snapshot, domains: dict[str, libvirt.virDomain]) -> None:
+    """Restore every node paused (a save of a paused domain comes back paused), then resume
+    all: none runs while another is still loading."""
+    for node in snap.nodes:
+        conn.restore(str(snap.memory(node)))
+        dom = domains[node]
+        if dom.state()[0] == libvirt.VIR_DOMAIN_RUNNING:  # a driver that ignores the saved state
+            dom.suspend()
+    for node in snap.nodes:
+        domains[node].resume()
 
 
 def listing(config: LabConfig) -> list[Snapshot]:
-    """The lab's snapshots, oldest first, each with the nodes that have it."""
+    """The lab's named snapshots, oldest first."""
+    folder = lab_folder(config)
+    found = [Snapshot.read(f) for f in folder.iterdir() if (f / MANIFEST).exists()] if folder.exists() else []
+    return sorted(found, key=lambda s: s.created)
+
+
+def find(config: LabConfig, name: str) -> Snapshot:
+    folder = lab_folder(config) / check_name(name)
+    if not (folder / MANIFEST).exists():
+        raise SnapshotError(f"lab {config.name} has no snapshot {name!r}: 'ha-lab snapshots' lists them")
+    return Snapshot.read(folder)
+
+
+def take(config: LabConfig, folder: Path, progress: Callable[[str], None] = print) -> dict[str, float]:
+    """Save the running lab into `folder` (which must not exist): all nodes paused, each one's
+    memory saved, its disks frozen, all restored and resumed. The seconds each step took."""
+    if snapshot_root() not in folder.parents:
+        raise SnapshotError(f"{folder}: snapshots live under {snapshot_root()} ($HA_LAB_SNAPSHOTS)")
+    if folder.exists():
+        raise SnapshotError(f"{folder} exists: pick another name, or remove it with 'ha-lab snapshot --delete'")
+    steps: dict[str, float] = {}
     with _connection() as conn:
         domains = _domains(conn, config)
-        nodes: dict[str, list[str]] = {}
-        created: dict[str, float] = {}
-        for node, dom in domains.items():
-            for snap in dom.listAllSnapshots():
-                nodes.setdefault(snap.getName(), []).append(node)
-                created.setdefault(snap.getName(), _created(snap))
-    return sorted((Snapshot(name, created[name], tuple(held)) for name, held in nodes.items()), key=lambda s: s.created)
-
-
-@contextmanager
-def _all_paused(domains: dict[str, libvirt.virDomain], timings: dict[str, float]) -> Iterator[None]:
-    """Pause every node, and resume every one that was paused here, whatever happens between."""
-    started = time.monotonic()
-    paused = []
-    try:
-        for dom in domains.values():
-            if dom.state()[0] == libvirt.VIR_DOMAIN_RUNNING:
-                dom.suspend()
-                paused.append(dom)
-        timings["pause"] = round(time.monotonic() - started, 2)
-        yield
-    finally:
+        stopped = [node for node, dom in domains.items() if dom.state()[0] != libvirt.VIR_DOMAIN_RUNNING]
+        if stopped:
+            raise SnapshotError(
+                f"not running: {', '.join(stopped)}; a snapshot is a cut of a running lab (see 'ha-lab status')"
+            )
+        disks = {node: disk_files(dom.XMLDesc(0)) for node, dom in domains.items()}
+        folder.mkdir(parents=True)
+        _private(folder)
+        snap = Snapshot(folder.name, folder, time.time(), tuple(domains), {}, config.owner)
         started = time.monotonic()
-        for dom in domains.values():
-            if dom.state()[0] == libvirt.VIR_DOMAIN_PAUSED:
-                dom.resume()
-        timings["resume"] = round(time.monotonic() - started, 2)
-
-
-def take(config: LabConfig, name: str, progress: Callable[[str], None] = print) -> dict[str, float]:
-    """Snapshot the running lab as `name`: all nodes paused, each saved, all resumed. A failure
-    part-way removes what was made, so a name is on all four nodes or on none."""
-    check_name(name)
-    timings: dict[str, float] = {}
-    with _connection() as conn:
-        domains = _domains(conn, config)
-        _require_running(domains)
-        taken = [node for node, dom in domains.items() if name in dom.snapshotListNames()]
-        if taken:
-            raise SnapshotError(
-                f"snapshot {name!r} exists on {', '.join(taken)}: pick another name, or remove it with "
-                f"'ha-lab snapshot --delete {name}'"
-            )
-        made: list[libvirt.virDomainSnapshot] = []
-        with _all_paused(domains, timings):
-            try:
-                for node, dom in domains.items():
-                    started = time.monotonic()
-                    progress(f"lab: saving {node} ...")
-                    made.append(dom.snapshotCreateXML(snapshot_xml(name, config.owner), 0))
-                    timings[f"save {node}"] = round(time.monotonic() - started, 2)
-            except libvirt.libvirtError as err:
-                for snap in made:
-                    snap.delete()
-                raise SnapshotError(f"snapshot {name!r} failed on {node} ({err}); nothing was kept") from err
-    return timings
-
-
-def revert(config: LabConfig, name: str, progress: Callable[[str], None] = print) -> dict[str, float]:
-    """Bring every node back to snapshot `name`, each restored paused, then all resumed together."""
-    check_name(name)
-    timings: dict[str, float] = {}
-    with _connection() as conn:
-        domains = _domains(conn, config)
-        lacking = [node for node, dom in domains.items() if name not in dom.snapshotListNames()]
-        if lacking:
-            raise SnapshotError(
-                f"snapshot {name!r} is not on {', '.join(lacking)}: 'ha-lab snapshots' lists the ones this lab has"
-            )
-        with _all_paused(domains, timings):
+        _pause_all(domains)
+        steps["pause"] = round(time.monotonic() - started, 2)
+        saved: list[str] = []
+        try:
             for node, dom in domains.items():
                 started = time.monotonic()
-                progress(f"lab: restoring {node} ...")
-                try:
-                    dom.revertToSnapshot(dom.snapshotLookupByName(name), libvirt.VIR_DOMAIN_SNAPSHOT_REVERT_PAUSED)
-                except libvirt.libvirtError as err:
-                    raise SnapshotError(
-                        f"revert of {node} to {name!r} failed ({err}); the lab is part-reverted: revert again, "
-                        f"or 'ha-lab destroy' and 'ha-lab up'"
-                    ) from err
-                timings[f"restore {node}"] = round(time.monotonic() - started, 2)
-    return timings
+                progress(f"lab: saving {node} ...")
+                dom.save(str(snap.memory(node)))
+                saved.append(node)
+                steps[f"save {node}"] = round(time.monotonic() - started, 2)
+        except libvirt.libvirtError as err:
+            # Back as it was: the saved nodes restored from their files, the rest resumed.
+            for node in saved:
+                conn.restore(str(snap.memory(node)))
+            for dom in domains.values():
+                if dom.state()[0] == libvirt.VIR_DOMAIN_PAUSED:
+                    dom.resume()
+            shutil.rmtree(folder)
+            raise SnapshotError(f"saving {node} failed ({err}); the lab runs on, nothing was kept") from err
+        started = time.monotonic()
+        frozen: dict[str, dict[str, str]] = {}
+        for node, paths in disks.items():
+            frozen[node] = {}
+            for index, path in enumerate(paths):
+                target = folder / f"{node}-{index}.qcow2"
+                _freeze(Path(path), target)
+                frozen[node][path] = str(target)
+        snap = Snapshot(snap.name, folder, snap.created, snap.nodes, frozen, snap.owner)
+        snap.write()
+        steps["freeze disks"] = round(time.monotonic() - started, 2)
+        started = time.monotonic()
+        progress("lab: restoring all nodes paused, then resuming them together ...")
+        _restore_all(conn, snap, domains)
+        steps["restore"] = round(time.monotonic() - started, 2)
+    return steps
 
 
-def delete(config: LabConfig, name: str) -> list[str]:
-    """Remove snapshot `name` from every node that has it; the nodes it was removed from."""
-    check_name(name)
-    removed = []
+def revert(config: LabConfig, snap: Snapshot, progress: Callable[[str], None] = print) -> dict[str, float]:
+    """Bring every node back to `snap`: stopped, its disks fresh overlays on the frozen files, its
+    memory restored paused; then all resumed together. The seconds each step took."""
+    steps: dict[str, float] = {}
     with _connection() as conn:
-        for node, dom in _domains(conn, config).items():
-            if name in dom.snapshotListNames():
-                dom.snapshotLookupByName(name).delete()
-                removed.append(node)
-    if not removed:
-        raise SnapshotError(f"lab {config.name} has no snapshot {name!r}: 'ha-lab snapshots' lists them")
-    return removed
+        domains = _domains(conn, config)
+        missing = [str(snap.memory(n)) for n in snap.nodes if not snap.memory(n).exists()]
+        missing += [f for disks in snap.disks.values() for f in disks.values() if not Path(f).exists()]
+        if missing or sorted(snap.nodes) != sorted(domains):
+            raise SnapshotError(
+                f"snapshot {snap.folder} is incomplete ({', '.join(missing) or 'other nodes'}): remove it with "
+                f"'ha-lab snapshot --delete {snap.name}'"
+            )
+        started = time.monotonic()
+        _pause_all(domains)
+        for dom in domains.values():
+            if dom.isActive():
+                dom.destroy()
+        for disks in snap.disks.values():
+            for path, frozen in disks.items():
+                overlay(Path(frozen), Path(path))
+        steps["stop and fresh disks"] = round(time.monotonic() - started, 2)
+        started = time.monotonic()
+        progress("lab: restoring all nodes paused, then resuming them together ...")
+        _restore_all(conn, snap, domains)
+        steps["restore"] = round(time.monotonic() - started, 2)
+    return steps
+
+
+def _chain(path: Path) -> list[str]:
+    """Every file under `path` in its qcow2 backing chain."""
+    done = subprocess.run(
+        ["qemu-img", "info", "-U", "--backing-chain", "--output=json", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        return []
+    return [layer.get("backing-filename", "") for layer in json.loads(done.stdout) if layer.get("backing-filename")]
+
+
+def users(snap: Snapshot, disks: list[Path]) -> list[str]:
+    """Those of `disks` that stand on one of the snapshot's frozen files."""
+    frozen = {f for files in snap.disks.values() for f in files.values()}
+    return [str(d) for d in disks if d.exists() and frozen & set(_chain(d))]
+
+
+def delete(config: LabConfig, snap: Snapshot) -> None:
+    """Remove a snapshot no disk stands on (the lab's, or a later snapshot's)."""
+    standing = [Path(p) for files in snap.disks.values() for p in files]  # the lab's disks
+    for other in listing(config):
+        if other.folder != snap.folder:
+            standing += [Path(f) for files in other.disks.values() for f in files.values()]
+    used = users(snap, standing)
+    if used:
+        raise SnapshotError(
+            f"snapshot {snap.name!r} holds the frozen disks under {', '.join(used)}: revert to an older "
+            f"snapshot or destroy the lab first"
+        )
+    shutil.rmtree(snap.folder)

@@ -169,18 +169,18 @@ class Lab:
     # --- snapshots -------------------------------------------------------
     def snapshot(self, name: str) -> dict[str, float]:
         """A consistent cut of the running lab (harness.host.snapshots); the seconds each step took."""
-        snapshots.check_name(name)
+        folder = snapshots.lab_folder(self.config) / snapshots.check_name(name)
         self._require_made()
-        return snapshots.take(self.config, name, self.progress)
+        return snapshots.take(self.config, folder, self.progress)
 
     def snapshots(self) -> list[snapshots.Snapshot]:
         self._require_made()
         return snapshots.listing(self.config)
 
-    def delete_snapshot(self, name: str) -> list[str]:
+    def delete_snapshot(self, name: str) -> None:
         snapshots.check_name(name)
         self._require_made()
-        return snapshots.delete(self.config, name)
+        snapshots.delete(self.config, snapshots.find(self.config, name))
 
     def _require_made(self) -> None:
         if not self.exists():
@@ -191,10 +191,11 @@ class Lab:
         step took. Whether the clusters and the guest are whole again is the caller's to check."""
         snapshots.check_name(name)
         self._require_made()
+        snap = snapshots.find(self.config, name)
         for node in self.config.nodes():
             # The nodes' side of any SSH connection made since the snapshot is gone: start afresh.
             self.remote.disconnect(node.name)
-        timings = snapshots.revert(self.config, name, self.progress)
+        timings = snapshots.revert(self.config, snap, self.progress)
         started = time.monotonic()
         self.step_clocks()
         timings["clocks"] = round(time.monotonic() - started, 2)
@@ -222,6 +223,9 @@ class Lab:
             if not self.machines.destroy():
                 self.progress("lab: vagrant destroy failed; sweeping libvirt directly")
         swept = host_network.sweep(self.config)
+        if snapshots.lab_folder(self.config).exists():
+            shutil.rmtree(snapshots.lab_folder(self.config))  # its frozen disks were the lab's
+            swept.append(f"snapshots {snapshots.lab_folder(self.config)}")
         shutil.rmtree(self.remote.control_dir(), ignore_errors=True)
         shutil.rmtree(self.state_dir, ignore_errors=True)
         shutil.rmtree(self.console_dir, ignore_errors=True)
