@@ -16,6 +16,8 @@ from harness.host.doctor import examine
 from harness.host.guest_image import build_guest_image, cache_root
 from harness.judging.summary import summary_from_files
 from harness.lab.handle import Lab
+from harness.lab.provisioned import newest_of_each_lab
+from harness.lab.provisioned import prune as prune_kept
 from harness.probe.records import verify
 
 DEFAULT_SNAPSHOT = "lab"
@@ -41,7 +43,7 @@ def _up(args: argparse.Namespace) -> int:
     lab = _lab(args)  # bad input is refused before the host is touched
     report = examine(cache_root(), fix=args.fix)
     print(report.table())
-    phases = lab.up(report.accel)
+    phases = lab.up(report.accel, restore=not args.fresh)
     for phase, seconds in phases.seconds.items():
         print(f"{phase:<24} {seconds:7.0f} s")
     return 0
@@ -116,8 +118,24 @@ def _print_steps(steps: dict[str, float]) -> None:
 
 
 def _destroy(args: argparse.Namespace) -> int:
-    for item in _lab(args).destroy(force=args.force):
+    lab = _lab(args)
+    kept = lab.provisioned()
+    for item in lab.destroy(force=args.force):
         print(f"removed {item}")
+    if kept and args.drop_kept:
+        for item in prune_kept(lambda key: key != kept.key):
+            print(f"removed {item}")
+    elif kept:
+        print(f"kept {kept.folder} (the next 'ha-lab up' of this lab restores it; --drop-kept removes it)")
+    return 0
+
+
+def _prune(args: argparse.Namespace) -> int:
+    removed = prune_kept(lambda key: False) if args.all else prune_kept(newest_of_each_lab())
+    for item in removed:
+        print(f"removed {item}")
+    if not removed:
+        print("nothing to remove")
     return 0
 
 
@@ -153,6 +171,11 @@ def parser() -> argparse.ArgumentParser:
     lab_options.add_argument("--subnet", help="lab subnet, a private /24 (overrides the config)")
     up = verbs.add_parser("up", parents=[lab_options], help="bring the lab up (or finish bringing it up)")
     up.add_argument("--fix", action="store_true", help="let the doctor fix the host first (as root)")
+    up.add_argument(
+        "--fresh",
+        action="store_true",
+        help="provision anew even if this lab's provisioned state is kept (and keep the new one)",
+    )
     up.set_defaults(run=_up)
     verbs.add_parser("status", parents=[lab_options], help="the nodes' states").set_defaults(run=_status)
     verbs.add_parser("provision", parents=[lab_options], help="run provisioning again").set_defaults(run=_provision)
@@ -175,7 +198,13 @@ def parser() -> argparse.ArgumentParser:
     verbs.add_parser("snapshots", parents=[lab_options], help="the lab's snapshots").set_defaults(run=_snapshots)
     destroy = verbs.add_parser("destroy", parents=[lab_options], help="destroy the lab and sweep its leftovers")
     destroy.add_argument("--force", action="store_true", help="also a lab of this name another state folder made")
+    destroy.add_argument("--drop-kept", action="store_true", help="also remove this lab's kept provisioned state")
     destroy.set_defaults(run=_destroy)
+    prune = verbs.add_parser(
+        "prune", help="remove kept provisioned labs older than their lab's newest; never one a lab stands on"
+    )
+    prune.add_argument("--all", action="store_true", help="every kept provisioned lab no running lab stands on")
+    prune.set_defaults(run=_prune)
 
     check = verbs.add_parser("verify-records", help="check that acknowledged probe records are on a disk image")
     check.add_argument("image", type=Path)

@@ -269,6 +269,8 @@ def revert(config: LabConfig, snap: Snapshot, progress: Callable[[str], None] = 
         for disks in snap.disks.values():
             for path, frozen in disks.items():
                 overlay(Path(frozen), Path(path))
+        for pool in conn.listAllStoragePools(libvirt.VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE):
+            pool.refresh()  # the overlays are the domains' volumes: Vagrant deletes them by name
         steps["stop and fresh disks"] = round(time.monotonic() - started, 2)
         started = time.monotonic()
         progress("lab: restoring all nodes paused, then resuming them together ...")
@@ -309,3 +311,45 @@ def delete(config: LabConfig, snap: Snapshot) -> None:
             f"snapshot or destroy the lab first"
         )
     shutil.rmtree(snap.folder)
+
+
+def save_definitions(config: LabConfig, folder: Path) -> None:
+    """The lab's libvirt networks and domains as defined, so a lab can be made again from the
+    snapshot on a host that no longer has them."""
+    with _connection() as conn:
+        for kind, name in config.network_names.items():
+            xml = conn.networkLookupByName(name).XMLDesc(0)
+            (folder / f"network-{kind}.xml").write_text(xml)
+        for node, dom in _domains(conn, config).items():
+            xml = dom.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE)
+            written = folder / f"domain-{node}.xml"
+            written.write_text(xml)
+            written.chmod(0o600)
+
+
+def define(config: LabConfig, folder: Path) -> list[str]:
+    """Define (and start) the lab's networks and define its domains from `folder`, where libvirt
+    does not have them; what was made."""
+    made = []
+    with _connection() as conn:
+        for kind, name in config.network_names.items():
+            try:
+                net = conn.networkLookupByName(name)
+            except libvirt.libvirtError:
+                net = conn.networkDefineXML((folder / f"network-{kind}.xml").read_text())
+                made.append(f"network {name}")
+            if not net.isActive():
+                net.create()
+        for node in config.nodes():
+            try:
+                conn.lookupByName(f"{config.domain_prefix}{node.name}")
+            except libvirt.libvirtError:
+                conn.defineXML((folder / f"domain-{node.name}.xml").read_text())
+                made.append(f"domain {config.domain_prefix}{node.name}")
+    return made
+
+
+def lab_disks() -> list[Path]:
+    """The disk files of every domain libvirt has on this host (any lab's)."""
+    with _connection() as conn:
+        return [Path(f) for dom in conn.listAllDomains() for f in disk_files(dom.XMLDesc(0))]

@@ -22,6 +22,7 @@ from harness.host import network as host_network
 from harness.host.box import ensure_box
 from harness.host.guest_image import GuestImage, build_guest_image
 from harness.lab import provision as provisioning
+from harness.lab import provisioned
 from harness.lab.machines import Machines
 from harness.lab.ssh import TIMEOUT_S, LabError, Ssh
 from harness.probe.observer import Observer
@@ -67,6 +68,7 @@ class Lab:
         self.machines = Machines(self.state_dir, self.logs, self.lab_json)
         self.remote = Ssh(self.state_dir, self.logs, config.name, self.machines.ssh_config)
         self.down: set[str] = set()  # nodes a fault scenario powered off: cluster commands go elsewhere
+        self.started_from = ""  # the snapshot the lab was last reverted to, if any
 
     # --- state -------------------------------------------------------------
     def exists(self) -> bool:
@@ -100,10 +102,13 @@ class Lab:
         return str(json.loads(self.lab_json.read_text())["accel"])
 
     # --- bring-up --------------------------------------------------------
-    def up(self, accel: str) -> Phases:
-        """Bring the lab up, or finish bringing it up: every step is idempotent."""
+    def up(self, accel: str, restore: bool = True, keep: bool = True) -> Phases:
+        """Bring the lab up, or finish bringing it up: every step is idempotent. A new lab whose
+        provisioned state is kept on this host is restored from it (`restore`) instead of
+        provisioned; a new lab that was provisioned is kept for the next one (`keep`)."""
         phases = Phases()
-        if not self.exists():
+        new = not self.exists()
+        if new:
             host_network.check_free(self.config)
             preflight.check(self.config)
         self.logs.mkdir(parents=True, exist_ok=True)
@@ -113,12 +118,26 @@ class Lab:
             box = ensure_box(self.logs / "box-build.log", self.progress)
         if box.built_s is not None:
             phases.seconds["box build (cold)"] = round(box.built_s, 1)
-        provisioning.write_config(self.config, self.files, accel, box.name)
-        with phases.timed("vagrant up", self.progress):
-            self.machines.up(self.progress)
-        self.start_fencing()
-        with phases.timed("provisioning", self.progress):
-            provisioning.provision(self.config, self.files, self.remote, image, self.progress)
+        self.files.console_dir.mkdir(parents=True, exist_ok=True)
+        self.config.write(accel, box.name, self.console_dir)
+        entry = provisioned.Entry(provisioned.recipe_key(self.lab_json, image))
+        restored = new and restore and entry.complete
+        if restored:
+            with phases.timed("restore provisioned", self.progress):
+                self.progress(f"lab: restoring the provisioned lab kept in {entry.folder}")
+                phases.seconds |= {
+                    f"restore: {k}": v
+                    for k, v in provisioned.restore(self.state_dir, self.config, entry, self.progress).items()
+                }
+                self.start_fencing()
+                self.step_clocks()
+        else:
+            provisioning.write_config(self.config, self.files, accel, box.name)
+            with phases.timed("vagrant up", self.progress):
+                self.machines.up(self.progress)
+            self.start_fencing()
+            with phases.timed("provisioning", self.progress):
+                provisioning.provision(self.config, self.files, self.remote, image, self.progress)
         with phases.timed("cluster settle", self.progress):
             for role in ("nas", "hv"):
                 self.ssh(self.config.founder(role), f"sudo crm_resource --wait --timeout={SETTLE_TIMEOUT_S}s")
@@ -129,8 +148,25 @@ class Lab:
             first = observer.wait_for_heartbeat(FIRST_HEARTBEAT_TIMEOUT_S)
         # The guest's own uptime then tells a slow boot from a late start.
         phases.seconds["guest uptime at first heartbeat"] = round(first.hb.uptime_ns / 1e9, 1)
+        if new and (restored or keep):
+            if not restored:
+                with phases.timed("keep provisioned", self.progress):
+                    provisioned.keep(self.state_dir, self.config, entry, self.progress)
+            # Only a lab made from the entry, or the entry made from it, shares its keys and may go back to it.
+            self.provisioned_file.write_text(json.dumps({"key": entry.key, "folder": str(entry.folder)}))
         (self.state_dir / "bringup.json").write_text(json.dumps({"accel": accel, **phases.seconds}, indent=2))
         return phases
+
+    @property
+    def provisioned_file(self) -> Path:
+        """Which kept provisioned state this lab stands on (none: the file is absent)."""
+        return self.state_dir / "provisioned.json"
+
+    def provisioned(self) -> provisioned.Entry | None:
+        if not self.provisioned_file.exists():
+            return None
+        entry = provisioned.Entry(json.loads(self.provisioned_file.read_text())["key"])
+        return entry if entry.complete else None
 
     def provision(self, image: GuestImage | None = None) -> None:
         """Provision a running lab again: lab.json and the clusters' files as this code makes them
@@ -191,7 +227,9 @@ class Lab:
         step took. Whether the clusters and the guest are whole again is the caller's to check."""
         snapshots.check_name(name)
         self._require_made()
-        snap = snapshots.find(self.config, name)
+        return self.revert_to(snapshots.find(self.config, name))
+
+    def revert_to(self, snap: snapshots.Snapshot) -> dict[str, float]:
         for node in self.config.nodes():
             # The nodes' side of any SSH connection made since the snapshot is gone: start afresh.
             self.remote.disconnect(node.name)
@@ -199,6 +237,8 @@ class Lab:
         started = time.monotonic()
         self.step_clocks()
         timings["clocks"] = round(time.monotonic() - started, 2)
+        self.down.clear()
+        self.started_from = str(snap.folder)
         return timings
 
     def step_clocks(self) -> None:
