@@ -114,15 +114,28 @@ def newest_of_each_lab() -> Callable[[str], bool]:
     return {key for _, key in newest.values()}.__contains__
 
 
+def _frozen(entry: Entry) -> list[Path]:
+    if not entry.complete:
+        return []
+    return [Path(f) for files in entry.snapshot().disks.values() for f in files.values()]
+
+
 def prune(keep: Callable[[str], bool]) -> list[str]:
-    """Remove every entry whose key `keep` does not want and no domain's disk stands on; what was removed."""
+    """Remove every entry whose key `keep` does not want and that no domain's disk, nor another
+    entry's frozen disk, stands on; what was removed."""
     disks = snapshots.lab_disks()
-    removed = []
-    for entry in entries():
-        if keep(entry.key):
-            continue
-        if entry.complete and snapshots.users(entry.snapshot(), disks):
-            continue
-        shutil.rmtree(entry.folder)
-        removed.append(str(entry.folder))
-    return removed
+    left = entries()
+    removed: list[str] = []
+    while True:
+        for entry in left:
+            if keep(entry.key):
+                continue
+            others = [f for other in left if other != entry for f in _frozen(other)]
+            if entry.complete and snapshots.users(entry.snapshot(), disks + others):
+                continue
+            shutil.rmtree(entry.folder)
+            removed.append(str(entry.folder))
+            left.remove(entry)
+            break  # what stands on what changed: look again
+        else:
+            return removed
