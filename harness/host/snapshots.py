@@ -274,7 +274,13 @@ def revert(config: LabConfig, snap: Snapshot, progress: Callable[[str], None] = 
         steps["stop and fresh disks"] = round(time.monotonic() - started, 2)
         started = time.monotonic()
         progress("lab: restoring all nodes paused, then resuming them together ...")
-        _restore_all(conn, snap, domains)
+        try:
+            _restore_all(conn, snap, domains)
+        except libvirt.libvirtError as err:
+            raise SnapshotError(
+                f"restoring the lab from {snap.folder} failed ({err}); the lab is stopped part-way: "
+                "'ha-lab destroy', then 'ha-lab up --fresh' (and 'ha-lab prune' for a kept lab that cannot come back)"
+            ) from err
         steps["restore"] = round(time.monotonic() - started, 2)
     return steps
 
@@ -339,7 +345,10 @@ def define(config: LabConfig, folder: Path) -> list[str]:
                 net = conn.networkDefineXML((folder / f"network-{kind}.xml").read_text())
                 made.append(f"network {name}")
             if not net.isActive():
-                net.create()
+                try:
+                    net.create()
+                except libvirt.libvirtError as err:
+                    raise SnapshotError(f"libvirt network {name} does not start ({err}): see 'ha-lab doctor'") from err
         for node in config.nodes():
             try:
                 conn.lookupByName(f"{config.domain_prefix}{node.name}")
