@@ -192,3 +192,25 @@ def test_only_writable_disks_are_frozen() -> None:
         encoding="unicode",
     )
     assert snapshots.disk_files(xml) == ["/a.img"]
+
+
+LIVE = """<domain><devices>
+<disk type='file' device='disk'><source file='/img/nas1-vdb.qcow2'/>{backing}<target dev='vdb'/></disk>
+</devices></domain>"""
+
+
+def test_a_saved_domains_disk_chains_are_left_for_libvirt_to_read_from_the_images() -> None:
+    saved = LIVE.format(backing="<backingStore/>")
+    changed = snapshots.without_backing_chains(saved)
+    assert changed is not None and "backingStore" not in changed and "/img/nas1-vdb.qcow2" in changed
+    assert snapshots.without_backing_chains(LIVE.format(backing="")) is None  # nothing to change
+
+
+def test_a_restored_disk_that_skips_its_frozen_file_is_caught() -> None:
+    frozen = {"/img/nas1-vdb.qcow2": "/snap/nas1-1.qcow2"}
+    # What QEMU ran on 2026-12-03: the saved XML's empty chain, so the overlay alone (zeros).
+    assert snapshots.chain_problems(LIVE.format(backing="<backingStore/>"), frozen) == [
+        "/img/nas1-vdb.qcow2 stands on nothing, not on /snap/nas1-1.qcow2"
+    ]
+    good = "<backingStore type='file'><format type='qcow2'/><source file='/snap/nas1-1.qcow2'/></backingStore>"
+    assert snapshots.chain_problems(LIVE.format(backing=good), frozen) == []

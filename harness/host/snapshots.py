@@ -165,14 +165,52 @@ def _pause_all(domains: dict[str, libvirt.virDomain]) -> None:
             dom.suspend()
 
 
+def without_backing_chains(xml: str) -> str | None:
+    """The domain XML with each disk's <backingStore> taken out (None: there was none). A saved
+    domain's XML describes its disks' chains as they were when it was saved, and libvirt opens
+    exactly that chain: an overlay put under a disk since then would be skipped, and the node
+    would read the layer below (on the lab of 2026-12-03 the DRBD disks read zeros and ext4
+    found its group descriptors corrupted). Without it libvirt reads the chain from the images."""
+    root = ET.fromstring(xml)
+    found = False
+    for disk in root.iterfind("devices/disk"):
+        for backing in disk.findall("backingStore"):
+            disk.remove(backing)
+            found = True
+    return ET.tostring(root, encoding="unicode") if found else None
+
+
+def chain_problems(live_xml: str, frozen: dict[str, str]) -> list[str]:
+    """Disks of a restored domain that do not stand on their frozen file (`frozen`: disk path to
+    frozen file). A driver that reports no chain at all (libvirt's test driver) is not judged."""
+    found = []
+    for disk in ET.fromstring(live_xml).iterfind("devices/disk"):
+        source, backing = disk.find("source"), disk.find("backingStore")
+        path = source.get("file", "") if source is not None else ""
+        if path not in frozen or backing is None:
+            continue
+        below = backing.find("source")
+        under = below.get("file", "") if below is not None else ""
+        if under != frozen[path]:
+            found.append(f"{path} stands on {under or 'nothing'}, not on {frozen[path]}")
+    return found
+
+
 def _restore_all(conn: libvirt.virConnect, snap: Snapshot, domains: dict[str, libvirt.virDomain]) -> None:
-    """Restore every node paused (a save of a paused domain comes back paused), then resume
-    all: none runs while another is still loading."""
+    """Restore every node paused (a save of a paused domain comes back paused), check that each
+    disk stands on its frozen file, then resume all: none runs while another is still loading."""
     for node in snap.nodes:
-        conn.restore(str(snap.memory(node)))
+        saved = str(snap.memory(node))
+        xml = conn.saveImageGetXMLDesc(saved, libvirt.VIR_DOMAIN_SAVE_IMAGE_XML_SECURE)
+        conn.restoreFlags(saved, without_backing_chains(xml), 0)
         dom = domains[node]
         if dom.state()[0] == libvirt.VIR_DOMAIN_RUNNING:  # a driver that ignores the saved state
             dom.suspend()
+    wrong = [f"{node}: {p}" for node in snap.nodes for p in chain_problems(domains[node].XMLDesc(0), snap.disks[node])]
+    if wrong:
+        for dom in domains.values():
+            dom.destroy()  # paused, never resumed on a wrong disk
+        raise SnapshotError(f"restored nodes on the wrong disks, stopped before they ran: {'; '.join(wrong)}")
     for node in snap.nodes:
         domains[node].resume()
 
