@@ -226,6 +226,8 @@ class LabConfig:
     def write(self, accel: str, box: str, console_dir: Path) -> Path:
         self.state_root.mkdir(mode=0o700, parents=True, exist_ok=True)  # keys and secrets live below
         self.state_dir.mkdir(mode=0o700, exist_ok=True)
+        # Also when something made the folder first (the logs of a bring-up): it holds the lab's keys.
+        self.state_dir.chmod(0o700)
         path = self.state_dir / "lab.json"
         path.write_text(json.dumps(self.render(accel, box, console_dir), indent=2) + "\n")
         return path
