@@ -30,7 +30,7 @@ class Resources(_Facts):
     nfs_block: str = "nfs_block"  # port 2049 dropped while the rest starts or stops
     nfs_fs: str = "nfs_fs"
     nfs_server: str = "nfs_server"
-    nfs_export: str = "nfs_export_"  # a prefix: one exportfs per vnode, nfs_export_<vnode>
+    nfs_export: str = "nfs_export"  # one exportfs for both vnodes (a clientspec covering exactly their addresses)
     nfs_ip: str = "nfs_ip"
     nfs_unblock: str = "nfs_unblock"  # started: the new server serves
     fence: str = "fence_"  # a prefix: each cluster's fence device, fence_<role>
@@ -62,6 +62,12 @@ class Paths(_Facts):
     @property
     def nfs_info(self) -> str:
         return f"{self.nas_fs}/nfsinfo"  # nfsd's client state, moved with the service
+
+    @property
+    def nfsdcld(self) -> str:
+        # Two levels below the mount point: on a node where the filesystem is not mounted nfsdcld
+        # fails (its parent is missing) instead of starting an empty database of its own.
+        return f"{self.nfs_info}/nfsdcld"
 
     @property
     def tickle(self) -> str:
