@@ -80,18 +80,3 @@ done
 [ -z "$reload" ] || systemctl daemon-reload
 mkdir -p "$nas_fs"
 
-# Debian 12 trap: iptables 1.8.9 (either backend) lists the protocol as "6",
-# not "tcp"; resource-agents 4.12's portblock greps for "tcp", never sees its
-# own DROP rule, and its unblock leaves NFS blocked. Upstream's later agents
-# accept both; this one gets the same fix, beside the package's own copy.
-agent=/usr/lib/ocf/resource.d/heartbeat/portblock
-# shellcheck disable=SC2016 # the agent's own text, not expanded here
-fixed='echo "^DROP${w}\(${1}\|6\|17\)${w}--'
-if ! grep -qF "$fixed" "$agent"; then
-	dpkg-divert --quiet --local --rename --divert "$agent.debian" --add "$agent"
-	sed 's/echo "^DROP${w}${1}${w}--/echo "^DROP${w}\\(${1}\\|6\\|17\\)${w}--/' "$agent.debian" >"$agent.new"
-	grep -qF "$fixed" "$agent.new" || die "could not fix $agent: its rule pattern is not the one of resource-agents 4.12"
-	chmod 0755 "$agent.new"
-	mv "$agent.new" "$agent"
-	log "portblock: rule pattern fixed for iptables 1.8.9 (package copy kept as $agent.debian)"
-fi
