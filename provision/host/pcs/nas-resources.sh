@@ -43,7 +43,8 @@ pcs_f resource create "$(lab resources.nfs_fs)" ocf:heartbeat:Filesystem device=
 # server scope and nfsdcld's database on the DRBD filesystem, so clients reclaim
 # their locks after a move and grace ends early): resource-agents' nfsserver ran
 # about 25 systemctl calls per start and 14 per stop on top of the same work.
-pcs_f resource create "$(lab resources.nfs_server)" systemd:nfs-server "${ops[@]}" "${group[@]}"
+# --force: pcs asks the host's systemd for the unit's metadata; the unit is the nodes'.
+pcs_f resource create "$(lab resources.nfs_server)" systemd:nfs-server "${ops[@]}" "${group[@]}" --force
 # One export for both vnodes: its clientspec covers their two addresses and no
 # other (nfs_clients in lab.json). The options are sync, never async: async
 # acknowledges writes a failover then loses.
