@@ -43,8 +43,10 @@ pcs_f resource create "$(lab resources.nfs_fs)" ocf:heartbeat:Filesystem device=
 # server scope and nfsdcld's database on the DRBD filesystem, so clients reclaim
 # their locks after a move and grace ends early): resource-agents' nfsserver ran
 # about 25 systemctl calls per start and 14 per stop on top of the same work.
-# --force: pcs asks the host's systemd for the unit's metadata; the unit is the nodes'.
-pcs_f resource create "$(lab resources.nfs_server)" systemd:nfs-server "${ops[@]}" "${group[@]}" --force
+# (provision/node/ocf/nfsd-unit: Pacemaker 2.1.5's systemd class fails a start whose job
+# still waits for the unit's dependencies.) --force: pcs looks for the agent on the host;
+# it is the nodes'.
+pcs_f resource create "$(lab resources.nfs_server)" ocf:halab:nfsd-unit "${ops[@]}" "${group[@]}" --force
 # One export for both vnodes: its clientspec covers their two addresses and no
 # other (nfs_clients in lab.json). The options are sync, never async: async
 # acknowledges writes a failover then loses.
