@@ -37,6 +37,6 @@ def test_the_session_properties_name_the_lab_its_accelerator_commit_and_bring_up
     lab.lab_json.write_text(json.dumps({"accel": "tcg"}))
     assert run_properties(lab)["accelerator"] == "tcg" and run_properties(lab)["lab"] == "props"
     assert run_properties(lab)["commit"] not in ("", "unknown")  # this checkout is a git tree
-    assert not [k for k in run_properties(lab) if k.startswith("bring-up")]  # a reused lab: none
+    assert not [k for k in run_properties(lab) if k.startswith("bring-up")]  # none recorded: none claimed
     (lab.state_dir / "bringup.json").write_text(json.dumps({"accel": "tcg", "vagrant up": 361.2}))
     assert run_properties(lab)["bring-up vagrant up s"] == 361.2

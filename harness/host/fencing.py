@@ -13,7 +13,6 @@ import itertools
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -22,6 +21,7 @@ from harness.config.facts import FENCE
 from harness.config.lab import LabConfig
 from harness.errors import HarnessError
 from harness.host import network as host_network
+from harness.host.preflight import udp_port_free
 from harness.waiting import WaitTimeout, wait_for
 
 FENCE_KEY = Path(FENCE.key_file).name  # in the lab's secrets folder; FENCE.key_file on the nodes
@@ -108,15 +108,6 @@ def _serves(pid: int, conf: Path) -> bool:
     return Path(argv[0].decode(errors="replace")).name == "fence_virtd" and (b"-f", str(conf).encode()) in pairs
 
 
-def _port_taken(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.bind(("0.0.0.0", port))
-        except OSError:
-            return True
-    return False
-
-
 def ensure_running(config: LabConfig, secrets_dir: Path) -> int:
     """Start this lab's fence_virtd unless it runs with the config this code writes (one with an
     older config, such as one without the clusters' groups, is restarted); return its pid."""
@@ -130,7 +121,7 @@ def ensure_running(config: LabConfig, secrets_dir: Path) -> int:
         stop(state_dir)
     if not Path(DAEMON).exists():
         raise FencingError(f"{DAEMON} is missing: install fence-virtd (bash bootstrap.sh does)")
-    if _port_taken(config.fence_port):
+    if not udp_port_free(config.fence_port):
         raise FencingError(
             f"UDP port {config.fence_port} is taken (another lab's or the system's fence_virtd?): "
             "set fence_port in lab.toml to a free one, or stop that daemon"
@@ -151,7 +142,7 @@ def ensure_running(config: LabConfig, secrets_dir: Path) -> int:
         wait_for(
             f"fence_virtd listening on UDP {config.fence_port}",
             START_TIMEOUT_S,
-            lambda: running_pid(state_dir) is not None and _port_taken(config.fence_port),
+            lambda: running_pid(state_dir) is not None and not udp_port_free(config.fence_port),
             every_s=0.5,
         )
     except WaitTimeout as err:

@@ -15,8 +15,8 @@ URI = "qemu:///system"
 
 
 def virsh(*args: str) -> subprocess.CompletedProcess[str]:
-    """One virsh call against the system libvirt; the caller judges the result (in C's words:
-    it is parsed)."""
+    """One virsh call against the system libvirt; the caller judges the result. LC_ALL=C: the
+    output is parsed, so it must not be translated."""
     env = {**os.environ, "LC_ALL": "C"}
     return subprocess.run(["virsh", "-c", URI, *args], capture_output=True, text=True, check=False, env=env)
 

@@ -64,7 +64,8 @@ def lab(request: pytest.FixtureRequest, record_testsuite_property: Callable[[str
 
 def run_properties(lab: Lab) -> dict[str, object]:
     """What the JUnit report says of the whole run: which lab, on what, from which commit, and
-    what its bring-up cost (when this run brought it up)."""
+    what the lab's bring-up cost (its phases, as the lab recorded them; a reused lab's are older
+    than the run)."""
     commit = subprocess.run(
         ["git", "-C", str(REPO), "describe", "--always", "--dirty"], capture_output=True, text=True, check=False
     ).stdout.strip()
