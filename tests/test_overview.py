@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import types
 from pathlib import Path
 
-from harness.cluster.overview import _last_run, _line
+import pytest
+
+from harness.cluster import placement
+from harness.cluster.overview import _last_run, _line, overview
+from harness.cluster.state import ClusterState
 from harness.lab.ssh import LabError
 
 
@@ -25,3 +30,20 @@ def test_the_last_run_is_the_one_latest_points_at(tmp_path: Path) -> None:
     (run / "summary.md").write_text("| nas_move | 0 | 1 | passed |\n| nas_move | 8 | 1 | failed |\n")
     (tmp_path / "latest").symlink_to("runs/20261203T172954")
     assert _last_run(tmp_path) == f"{run} (2 runs, 1 failed)"
+
+
+def test_each_clusters_state_is_read_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """crm_mon over SSH costs seconds on a TCG node: the guest's, the NFS service's and the fence
+    devices' lines share one read per cluster."""
+    reads: list[str] = []
+
+    def cluster_state(_lab: object, role: str) -> ClusterState:
+        reads.append(role)
+        return ClusterState((), (), (), ())
+
+    monkeypatch.setattr(placement, "cluster_state", cluster_state)
+    monkeypatch.setattr(placement, "drbd_states", lambda _lab: {})
+    lab = types.SimpleNamespace(accel=lambda: "tcg", state_dir=tmp_path)
+    lines = overview(lab, tmp_path)  # type: ignore[arg-type]
+    assert sorted(reads) == ["hv", "nas"]
+    assert lines[1] == "guest on     nowhere" and lines[2] == "NFS on       nowhere"

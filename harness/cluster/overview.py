@@ -3,10 +3,12 @@ its own; one that cannot be read says why instead of hiding the others."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 
 from harness.cluster import placement
+from harness.cluster.state import ClusterState
 from harness.config.facts import RESOURCES
 from harness.errors import HarnessError
 from harness.host import fencing
@@ -26,14 +28,12 @@ def _drbd(lab: Lab) -> str:
     return ", ".join(f"{node} {s.role} {s.disk} ({s.connection})" for node, s in states.items()) or "no NAS node up"
 
 
-def _fencing(lab: Lab) -> str:
+def _fencing(lab: Lab, state: Callable[[str], ClusterState]) -> str:
     pid = fencing.running_pid(lab.state_dir)
     daemon = f"fence_virtd pid {pid}" if pid else "fence_virtd NOT running ('ha-lab up' starts it)"
-    devices = []
-    for role in ("hv", "nas"):
-        state = placement.cluster_state(lab, role)
-        started = state.where(f"{RESOURCES.fence}{role}")
-        devices.append(f"{RESOURCES.fence}{role} on {', '.join(started) or 'nowhere'}")
+    devices = [
+        f"{RESOURCES.fence}{role} on {_where(state(role), f'{RESOURCES.fence}{role}')}" for role in ("hv", "nas")
+    ]
     return f"{daemon}; {'; '.join(devices)}"
 
 
@@ -47,17 +47,19 @@ def _last_run(artifacts: Path) -> str:
     return f"{latest.resolve()} ({runs} runs, {failed} failed)"
 
 
-def _serving(lab: Lab, role: str, resource: str) -> str:
-    return ", ".join(placement.cluster_state(lab, role).where(resource)) or "nowhere"
+def _where(state: ClusterState, resource: str) -> str:
+    return ", ".join(state.where(resource)) or "nowhere"
 
 
 def overview(lab: Lab, artifacts: Path) -> list[str]:
     """Accelerator, where the guest and the NFS service run, DRBD, fencing, the newest run."""
+    # Each cluster's crm_mon once (an SSH call, seconds on a TCG node); a failed read is tried again.
+    state = functools.cache(lambda role: placement.cluster_state(lab, role))
     return [
         _line("accelerator", lab.accel),
-        _line("guest on", lambda: _serving(lab, "hv", RESOURCES.guest)),
-        _line("NFS on", lambda: _serving(lab, "nas", RESOURCES.nfs_server)),
+        _line("guest on", lambda: _where(state("hv"), RESOURCES.guest)),
+        _line("NFS on", lambda: _where(state("nas"), RESOURCES.nfs_server)),
         _line("DRBD", lambda: _drbd(lab)),
-        _line("fencing", lambda: _fencing(lab)),
+        _line("fencing", lambda: _fencing(lab, state)),
         _line("last run", lambda: _last_run(artifacts)),
     ]
