@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from pathlib import Path
 
@@ -135,3 +136,10 @@ def test_destroy_refuses_domains_another_state_folder_made(tmp_path: Path) -> No
         "halab_nas2": "no owner mark",  # made before domains were marked: not provably ours
     }
     assert host_network.not_ours(mine, {"halab_vnode2": mine.owner + "\n"}) == {}
+
+
+def test_one_export_names_both_vnodes_and_no_other_address(tmp_path: Path) -> None:
+    config = LabConfig(subnet="10.80.0.0/24", state_root=tmp_path)
+    assert config.hypervisor_clients == "10.80.0.12/31"
+    covered = {str(a) for a in ipaddress.IPv4Network(config.hypervisor_clients)}
+    assert covered == {config.lab_ip(n.offset) for n in config.nodes("hv")}
