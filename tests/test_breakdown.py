@@ -29,7 +29,7 @@ def test_the_steps_add_up_to_the_stall_from_the_last_write_to_the_next() -> None
         act("drbd_r0", "nas2", "demote", 60, 62),
         act("drbd_r0", "nas1", "promote", 70, 75),
         act("nfs_server", "nas1", "start", 80, 130),
-        act("nfs_unblock", "nas1", "start", 131, 135),
+        act("nfs_ip", "nas1", "start", 131, 135),
         act("guest", "vnode2", "monitor", 100, 101),  # not in the chain
     ]
     writes = [int(t * S) for t in (1, 2, 9, 160, 161)]
@@ -50,12 +50,12 @@ def test_the_steps_add_up_to_the_stall_from_the_last_write_to_the_next() -> None
     )
 
 
-def test_after_the_unblock_started_the_rest_is_the_clients_reconnect() -> None:
-    actions = [act("nfs_unblock", "nas1", "start", 10, 12), act("nfs_unblock", "nas1", "monitor", 12, 15)]
+def test_after_the_gate_started_the_rest_is_the_clients_reconnect() -> None:
+    actions = [act("nfs_ip", "nas1", "start", 10, 12), act("nfs_ip", "nas1", "monitor", 12, 15)]
     bd = nas_breakdown(actions, [0, 14 * S], after_ns=0)
     assert bd is not None
     assert [(s.what, s.adds_s) for s in bd.steps[-2:]] == [
-        ("nfs_unblock start on nas1", 2.0),
+        ("nfs_ip start on nas1", 2.0),
         ("client reconnect (to the first write after)", 2.0),
     ]
 

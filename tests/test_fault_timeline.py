@@ -63,8 +63,8 @@ def test_a_nas_crash_is_read_as_detection_promotion_and_service(lab: SimpleNames
         Change(90 * S, "nas", "node nas2", None, "online"),  # before the strike: not an event
         Change(112 * S, "nas", "node nas2", "online", "offline"),
         Change(130 * S, "drbd nas1", "role", "Secondary", "Primary"),
-        Change(131 * S, "nas", "nfs_unblock", "Stopped -", "Starting nas1"),
-        Change(137 * S, "nas", "nfs_unblock", "Starting nas1", "Started nas1"),
+        Change(131 * S, "nas", "nfs_ip", "Stopped -", "Starting nas1"),
+        Change(137 * S, "nas", "nfs_ip", "Starting nas1", "Started nas1"),
     ]
     lab.ssh = lambda node, command: ""  # the fencer logged nothing: no time rather than a wrong one
     events = FAULTS["nas_crash"].events(run, strike(lab, run, "nas2", Placement("vnode2", "nas1")))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from pathlib import Path
 
@@ -95,6 +96,15 @@ def test_written_config_is_what_the_vagrantfile_reads(tmp_path: Path) -> None:
     assert json.loads(path.read_text())["box"] == "halab-debian12-x"
 
 
+def test_the_state_folder_is_private_even_when_its_logs_came_first(tmp_path: Path) -> None:
+    """A bring-up makes logs/ before lab.json: the folder that will hold the keys is 0700 all the same."""
+    config = LabConfig(state_root=tmp_path / "state")
+    (config.state_dir / "logs").mkdir(parents=True, mode=0o755)
+    config.state_dir.chmod(0o755)
+    config.write("tcg", box="b", console_dir=tmp_path / "console")
+    assert config.state_dir.stat().st_mode & 0o777 == 0o700
+
+
 def test_lab_state_lives_outside_the_checkout(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """A CI checkout's `git clean -ffdx` must not take the state of a running lab with it."""
     monkeypatch.delenv("HA_LAB_STATE", raising=False)
@@ -126,3 +136,10 @@ def test_destroy_refuses_domains_another_state_folder_made(tmp_path: Path) -> No
         "halab_nas2": "no owner mark",  # made before domains were marked: not provably ours
     }
     assert host_network.not_ours(mine, {"halab_vnode2": mine.owner + "\n"}) == {}
+
+
+def test_one_export_names_both_vnodes_and_no_other_address(tmp_path: Path) -> None:
+    config = LabConfig(subnet="10.80.0.0/24", state_root=tmp_path)
+    assert config.hypervisor_clients == "10.80.0.12/31"
+    covered = {str(a) for a in ipaddress.IPv4Network(config.hypervisor_clients)}
+    assert covered == {config.lab_ip(n.offset) for n in config.nodes("hv")}

@@ -100,7 +100,7 @@ def test_nas_service_starts_with_the_drbd_primary(tmp_path: Path, lab_json: Path
     state = crm_mon(tmp_path / "state.xml", lab_json)
     [primary] = state.where("drbd_r0", role="Promoted")
     assert primary == "nas2"
-    group = ["nfs_block", "nfs_fs", "nfs_server", "nfs_export_vnode2", "nfs_export_vnode3", "nfs_ip", "nfs_unblock"]
+    group = ["nfs_fs", "nfs_server", "nfs_export", "nfs_ip"]
     for resource in group:
         assert state.where(resource) == [primary], resource
     assert state.failures == ()

@@ -200,7 +200,7 @@ def both_run(stop_at_ms: float, switchover_end_ms: float = 2000, nfs_requested_m
     run.guest_states = {"vnode3": None, "vnode2": "running"}
     run.actions = [
         Action("guest", "vnode3", "migrate_to", 0, 1500 * MS, int(switchover_end_ms * MS)),
-        Action("nfs_unblock", "nas1", "stop", 0, int(stop_at_ms * MS), int((stop_at_ms + 50) * MS)),
+        Action("nfs_ip", "nas1", "stop", 0, int(stop_at_ms * MS), int((stop_at_ms + 50) * MS)),
         Action("guest", "vnode2", "migrate_from", 0, int(switchover_end_ms * MS), 2900 * MS),
     ]
     return run
@@ -228,7 +228,7 @@ def outage_run(stop_ms: float, resume_ms: float, served_ms: float) -> RunRecord:
     run.guest_states = {"vnode2": None, "vnode3": "running"}
     run.actions = [
         Action("guest", "vnode2", "migrate_to", 0, 1100 * MS, int(resume_ms * MS)),
-        Action("nfs_unblock", "nas2", "stop", 0, 1200 * MS, 1250 * MS),
+        Action("nfs_ip", "nas2", "stop", 0, 1200 * MS, 1250 * MS),
         Action("guest", "vnode3", "migrate_from", 0, int(resume_ms * MS), int(resume_ms * MS) + 100 * MS),
     ]
     stop = int(stop_ms // 5)
@@ -238,10 +238,10 @@ def outage_run(stop_ms: float, resume_ms: float, served_ms: float) -> RunRecord:
     run.idle_ns = int(resume_ms * MS)
     # The watcher sees both late; Pacemaker's own times are what count.
     run.changes = [
-        Change(5200 * MS, "nas", "nfs_unblock", "Started nas2", "Stopping nas2"),
-        Change(int((served_ms + 8000) * MS), "nas", "nfs_unblock", "Starting nas1", "Started nas1"),
+        Change(5200 * MS, "nas", "nfs_ip", "Started nas2", "Stopping nas2"),
+        Change(int((served_ms + 8000) * MS), "nas", "nfs_ip", "Starting nas1", "Started nas1"),
     ]
-    run.actions.append(Action("nfs_unblock", "nas1", "start", 0, int((served_ms - 800) * MS), int(served_ms * MS)))
+    run.actions.append(Action("nfs_ip", "nas1", "start", 0, int((served_ms - 800) * MS), int(served_ms * MS)))
     run.verifications = [Verification(100 + (stop + 800) // 10, 100, 300, boot_id=BOOT)]
     return finish(run)
 
@@ -257,7 +257,7 @@ def test_the_outage_run_is_judged_by_its_own_verdicts_not_a_freeze_budget() -> N
     assert failed(outage_run(stop_ms=1000, resume_ms=61_500, served_ms=58_500), expect) == [OUTAGE_RESUME]
     # Without Pacemaker's operations the watcher's late view is used (here: closed only at 5.2 s).
     late = outage_run(stop_ms=1500, resume_ms=61_500, served_ms=58_500)
-    late.actions = [x for x in late.actions if x.resource != "nfs_unblock"]
+    late.actions = [x for x in late.actions if x.resource != "nfs_ip"]
     assert failed(late, expect) == [OUTAGE_RESUME]
 
 

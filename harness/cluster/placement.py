@@ -183,7 +183,7 @@ def other_node(lab: Lab, role: str, node: str) -> str:
 
 def nfs_port_closed(lab: Lab) -> bool:
     """The NFS group's unblock is no longer started anywhere: clients meet a closed port."""
-    return not cluster_state(lab, "nas").where(RESOURCES.nfs_unblock)
+    return not cluster_state(lab, "nas").where(RESOURCES.nfs_gate)
 
 
 def _defined(conn: libvirt.virConnect) -> bool:

@@ -27,12 +27,10 @@ class Resources(_Facts):
     guest: str = "guest"  # the VirtualDomain, in the hypervisor cluster
     drbd: str = "drbd_r0"  # promotable: one Primary, where the NFS group runs
     nfs: str = "nfs"  # the group, in start order: block, fs, server, exports, ip, unblock
-    nfs_block: str = "nfs_block"  # port 2049 dropped while the rest starts or stops
     nfs_fs: str = "nfs_fs"
     nfs_server: str = "nfs_server"
-    nfs_export: str = "nfs_export_"  # a prefix: one exportfs per vnode, nfs_export_<vnode>
+    nfs_export: str = "nfs_export"  # one exportfs for both vnodes (a clientspec covering exactly their addresses)
     nfs_ip: str = "nfs_ip"
-    nfs_unblock: str = "nfs_unblock"  # started: the new server serves
     fence: str = "fence_"  # a prefix: each cluster's fence device, fence_<role>
     # A prefix: the first start's constraint, DRBD promoted only on the NAS founder (its name follows).
     init_promote: str = "halab-init-promote-"
@@ -40,6 +38,12 @@ class Resources(_Facts):
     @property
     def drbd_clone(self) -> str:
         return f"{self.drbd}-clone"  # pcs' name for a promotable resource's clone
+
+    @property
+    def nfs_gate(self) -> str:
+        """The NFS group's last member: started, clients reach a server that is whole (it serves);
+        stopping first, clients lose the server before any of it stops."""
+        return self.nfs_ip
 
 
 @dataclass(frozen=True)
@@ -64,8 +68,10 @@ class Paths(_Facts):
         return f"{self.nas_fs}/nfsinfo"  # nfsd's client state, moved with the service
 
     @property
-    def tickle(self) -> str:
-        return f"{self.nas_fs}/tickle"  # portblock's record of the clients, for the TCP tickle
+    def nfsdcld(self) -> str:
+        # Two levels below the mount point: on a node where the filesystem is not mounted nfsdcld
+        # fails (its parent is missing) instead of starting an empty database of its own.
+        return f"{self.nfs_info}/nfsdcld"
 
     @property
     def guest_on_nas(self) -> str:

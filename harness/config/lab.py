@@ -178,6 +178,17 @@ class LabConfig:
         return f"{self.name}_"
 
     @property
+    def hypervisor_clients(self) -> str:
+        """One export clientspec that covers the vnodes' lab addresses and nothing else (a /31)."""
+        addresses = sorted(ipaddress.IPv4Address(self.lab_ip(n.offset)) for n in self.nodes("hv"))
+        nets = list(ipaddress.summarize_address_range(addresses[0], addresses[-1]))
+        if len(nets) != 1 or nets[0].num_addresses != len(addresses):
+            raise LabConfigError(
+                f"the vnodes' addresses {addresses} are not one aligned network: one export cannot name them"
+            )
+        return str(nets[0])
+
+    @property
     def owner(self) -> str:
         """What each of this lab's domains carries as its description, to be told from another's."""
         return f"{OWNER_MARK} {self.state_dir.resolve()}"
@@ -215,6 +226,7 @@ class LabConfig:
             ],
             "clusters": {role: {"founder": self.founder(role)} for role in ("nas", "hv")},
             "vip": self.vip,
+            "nfs_clients": self.hypervisor_clients,
             "guest_ip": self.guest_ip,
             "observer": f"{self.host_ip}:{self.observer_port}",
             "fence_port": self.fence_port,
@@ -226,6 +238,8 @@ class LabConfig:
     def write(self, accel: str, box: str, console_dir: Path) -> Path:
         self.state_root.mkdir(mode=0o700, parents=True, exist_ok=True)  # keys and secrets live below
         self.state_dir.mkdir(mode=0o700, exist_ok=True)
+        # Also when something made the folder first (the logs of a bring-up): it holds the lab's keys.
+        self.state_dir.chmod(0o700)
         path = self.state_dir / "lab.json"
         path.write_text(json.dumps(self.render(accel, box, console_dir), indent=2) + "\n")
         return path

@@ -75,9 +75,9 @@ def nas_breakdown(
     )
     if not chain:
         return None
-    # Once the new server serves (its unblock started), what is left is the client's: an operation
-    # still running then (the unblock's first monitor) does not hold the guest's disk.
-    served = [a.ended_ns for a in chain if a.resource == RESOURCES.nfs_unblock and a.operation == "start"]
+    # Once the new server serves (its gate started), what is left is the client's: an operation
+    # still running then (the gate's first monitor) does not hold the guest's disk.
+    served = [a.ended_ns for a in chain if a.resource == RESOURCES.nfs_gate and a.operation == "start"]
     chain_end = min(served[-1], end) if served else end
     chain = [a for a in chain if a.started_ns < chain_end]
     steps: list[Step] = []

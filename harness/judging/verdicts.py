@@ -195,17 +195,18 @@ def _disk_stall(run: RunRecord, expect: Expectations, a: Analysis) -> Verdict:
 
 
 def nfs_outage(run: RunRecord, expect: Expectations) -> tuple[int | None, int | None]:
-    """When the NFS port closed on the old server and when the new one served (its unblock done).
+    """When the old server went away from its clients and when the new one served (the group's gate:
+    stopped first, started last).
 
     Pacemaker's own operation times first (whole seconds, node clocks corrected); the watcher's
     crm_mon polls, seconds late on a loaded TCG node, only where the operations are missing.
     """
-    unblock = [x for x in run.actions if x.resource == RESOURCES.nfs_unblock and x.rc == 0]
+    gate = [x for x in run.actions if x.resource == RESOURCES.nfs_gate and x.rc == 0]
     old = run.before.nfs if run.before is not None else None
-    closed = next((x.started_ns for x in unblock if x.operation == "stop" and x.node == old), None)
-    served = next((x.ended_ns for x in unblock if x.operation == "start" and x.node == expect.end.nfs), None)
+    closed = next((x.started_ns for x in gate if x.operation == "stop" and x.node == old), None)
+    served = next((x.ended_ns for x in gate if x.operation == "start" and x.node == expect.end.nfs), None)
     for change in run.changes:
-        if change.host_ns < run.started_ns or change.source != "nas" or change.key != RESOURCES.nfs_unblock:
+        if change.host_ns < run.started_ns or change.source != "nas" or change.key != RESOURCES.nfs_gate:
             continue
         if closed is None and old is not None and change.new != f"Started {old}":
             closed = change.host_ns

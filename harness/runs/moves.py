@@ -81,7 +81,7 @@ def run_move(
     run.ack_before = window.wait_for_disk_progress(observer, timeout_s=120)
     if scenario.switchover_in_outage:
         run.notes.append(
-            "the switchover made to land inside the NFS outage (migration held to 1 MiB/s until the port closed): "
+            "the switchover made to land inside the NFS outage (migration held to 1 MiB/s until the old server left): "
             "the source's flush waits on the dead mount, so the guest stays stopped until NFS serves again"
         )
     elif len(scenario.moves) == 2:

@@ -44,7 +44,7 @@ if in_cib "//rsc_location[@id='$init_constraint']"; then
 	fi
 	fs=$(lab paths.nas_fs)
 	mount "$device" "$fs"
-	mkdir -p "$(lab paths.guest_on_nas)" "$(lab paths.nfs_info)" "$(lab paths.tickle)"
+	mkdir -p "$(lab paths.guest_on_nas)" "$(lab paths.nfsdcld)"
 	umount "$fs"
 	cibadmin --delete --xml-text "<rsc_location id='$init_constraint'/>"
 fi

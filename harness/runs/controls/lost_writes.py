@@ -20,15 +20,14 @@ ASYNC = ",".join(["async" if o == "sync" else o for o in NFS.export_options.spli
 
 
 def run(s: Setting) -> Expectations:
-    clients = [s.lab.config.lab_ip(n.offset) for n in s.lab.config.nodes("hv")]
+    clients = s.lab.config.hypervisor_clients  # the cluster's one export, as its clientspec names the vnodes
 
     def plant(before: Placement) -> None:
         s.progress(
             f"  control lost_writes: the export on {before.nfs} switched to async, then {before.nfs} powered off"
         )
-        for client in clients:
-            # In place, as the kernel's export table: the cluster's exportfs monitor still finds the export.
-            s.lab.ssh(before.nfs, f"sudo exportfs -o {ASYNC} {client}:{PATHS.export}")
+        # In place, as the kernel's export table: the cluster's exportfs monitor still finds the export.
+        s.lab.ssh(before.nfs, f"sudo exportfs -o {ASYNC} {clients}:{PATHS.export}")
 
     expect = run_fault(s.lab, s.observer, FAULTS["nas_crash"], s.record, s.budget, s.progress, plant)
     placement.remove_constraints(s.lab, placement.leftover_constraints(s.lab))

@@ -12,7 +12,7 @@ from harness.runs.faults.reading import crashed, first_change
 def events(run: RunRecord, s: Strike) -> dict[str, float | None]:
     survivor = s.expected.nfs
     promoted = ("role", "Primary")
-    served = ("nas", RESOURCES.nfs_unblock, f"Started {survivor}")
+    served = ("nas", RESOURCES.nfs_gate, f"Started {survivor}")
     return {
         **crashed(s, run, survivor),
         "promoted_s": first_change(run, lambda src, key, new: src == f"drbd {survivor}" and (key, new) == promoted),

@@ -17,7 +17,7 @@ def serves(lab: Lab, role: str, node: str) -> bool:
     state = placement.cluster_state(lab, role)
     if role == "hv":
         return state.where(RESOURCES.guest) == [node]
-    return state.where(RESOURCES.nfs_unblock) == [node] and state.where(RESOURCES.drbd, role="Promoted") == [node]
+    return state.where(RESOURCES.nfs_gate) == [node] and state.where(RESOURCES.drbd, role="Promoted") == [node]
 
 
 def rejoined(lab: Lab, role: str) -> bool:
