@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import libvirt
 import pytest
 
 from harness.config.lab import LabConfig
-from harness.host import snapshots
 from harness.host.guest_image import GuestImage
 from harness.lab import provisioned
-from tests.test_snapshots import TEST_URI, holds, write
+from tests.test_snapshots import define_nodes, holds, write
 
 QUIET = {"progress": lambda _line: None}
 
@@ -46,25 +43,6 @@ def test_the_key_changes_with_lab_json_the_guest_and_each_provisioning_file(
 
 
 @pytest.fixture
-def conn(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[libvirt.virConnect]:
-    monkeypatch.setattr(snapshots, "URI", TEST_URI)
-    monkeypatch.setenv("HA_LAB_SNAPSHOTS", str(tmp_path / "snapshots"))
-    conn = libvirt.open(TEST_URI)
-    yield conn
-    for dom in conn.listAllDomains():
-        if dom.name() != "test":
-            if dom.isActive():
-                dom.destroy()
-            dom.undefine()
-    for net in conn.listAllNetworks():
-        if net.name() != "default":
-            if net.isActive():
-                net.destroy()
-            net.undefine()
-    conn.close()
-
-
-@pytest.fixture
 def lab(conn: libvirt.virConnect, tmp_path: Path) -> LabConfig:
     """A lab as libvirt and the state folder hold it after a bring-up."""
     config = LabConfig(name="kept", state_root=tmp_path / "state")
@@ -74,15 +52,7 @@ def lab(conn: libvirt.virConnect, tmp_path: Path) -> LabConfig:
             f"<ip address='10.9{index}.0.1' netmask='255.255.255.0'/></network>"
         )
         net.create()
-    (tmp_path / "images").mkdir()
-    for node in config.nodes():
-        disk = tmp_path / "images" / f"{node.name}.img"
-        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(disk), "16M"], check=True)
-        conn.defineXML(
-            f"<domain type='test'><name>{config.domain_prefix}{node.name}</name><memory>1024</memory>"
-            f"<os><type>hvm</type></os><devices><disk type='file' device='disk'><source file='{disk}'/>"
-            "<target dev='vda'/></disk></devices></domain>"
-        ).create()
+    define_nodes(conn, config, tmp_path / "images")
     state = config.state_dir
     (state / "secrets").mkdir(parents=True)
     (state / "secrets" / "hacluster").write_text("s3cret")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import subprocess
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from pathlib import Path
 
 import libvirt
@@ -16,7 +15,6 @@ import pytest
 from harness.config.lab import LabConfig
 from harness.host import snapshots
 from harness.host.snapshots import SnapshotError
-from tests.conftest import need
 
 TEST_URI = "test:///default"  # one driver state per process, kept while a connection is open
 QUIET = {"progress": lambda _line: None}
@@ -38,25 +36,22 @@ def holds(disk: Path, pattern: int) -> bool:
     return done.returncode == 0 and "Pattern verification failed" not in done.stdout
 
 
-@pytest.fixture
-def conn(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[libvirt.virConnect]:
-    need("qemu-img", "qemu-utils")
-    monkeypatch.setattr(snapshots, "URI", TEST_URI)
-    monkeypatch.setenv("HA_LAB_SNAPSHOTS", str(tmp_path / "snapshots"))
-    conn = libvirt.open(TEST_URI)
-    yield conn
+def clean(conn: libvirt.virConnect) -> None:
+    """The test driver as it starts: only its own domain ("test") and network ("default")."""
     for dom in conn.listAllDomains():
-        if dom.name() != "test":  # the driver's own
+        if dom.name() != "test":
             if dom.isActive():
                 dom.destroy()
             dom.undefine()
-    conn.close()
+    for net in conn.listAllNetworks():
+        if net.name() != "default":
+            if net.isActive():
+                net.destroy()
+            net.undefine()
 
 
-@pytest.fixture
-def config(conn: libvirt.virConnect, tmp_path: Path) -> LabConfig:
-    config = LabConfig(name="snap", state_root=tmp_path / "state")
-    images = tmp_path / "images"
+def define_nodes(conn: libvirt.virConnect, config: LabConfig, images: Path) -> None:
+    """The lab's four domains, running, each on a 16 MiB qcow2 disk of its own in `images`."""
     images.mkdir()
     for node in config.nodes():
         disk = images / f"{node.name}.img"
@@ -68,6 +63,12 @@ def config(conn: libvirt.virConnect, tmp_path: Path) -> LabConfig:
             "<disk type='file' device='cdrom'><source file='/nonexistent.iso'/><target dev='hdc'/></disk>"
             "</devices></domain>"
         ).create()
+
+
+@pytest.fixture
+def config(conn: libvirt.virConnect, tmp_path: Path) -> LabConfig:
+    config = LabConfig(name="snap", state_root=tmp_path / "state")
+    define_nodes(conn, config, tmp_path / "images")
     return config
 
 
