@@ -57,6 +57,7 @@ def lab(conn: libvirt.virConnect, tmp_path: Path) -> LabConfig:
     (state / "secrets").mkdir(parents=True)
     (state / "secrets" / "hacluster").write_text("s3cret")
     (state / "lab.json").write_text('{"name": "kept"}')
+    (state / "ssh_config").write_text("Host nas1\n  HostName 192.168.121.7\n")
     (state / "logs").mkdir()
     (state / "logs" / "vagrant.log").write_text("not kept")
     return config
@@ -90,6 +91,8 @@ def test_a_kept_lab_is_made_again_where_libvirt_no_longer_has_it(
         assert conn.lookupByName(f"{lab.domain_prefix}{node.name}").state()[0] == libvirt.VIR_DOMAIN_RUNNING
     assert holds(nas1, 0xAB) and not holds(nas1, 0xCD)
     assert (lab.state_dir / "secrets" / "hacluster").read_text() == "s3cret"
+    # A network defined anew has no DHCP leases to tell Vagrant the nodes' addresses.
+    assert "HostName 192.168.121.7" in (lab.state_dir / "ssh_config").read_text()
     assert not (lab.state_dir / "logs").exists()  # the old lab's logs are not the new one's
 
 

@@ -252,6 +252,8 @@ class Lab:
             self.ssh(node, f"sudo date -u -s @{time.time():.3f} >/dev/null")
 
         # Side by side: a new SSH connection costs a TCG node seconds (21-25 s for four, one by one).
+        # The SSH config first, once: four `vagrant ssh-config` at a time lock each other out.
+        self.ssh_config()
         with ThreadPoolExecutor(max_workers=len(self.config.nodes())) as pool:
             list(pool.map(step, [n.name for n in self.config.nodes()]))
 

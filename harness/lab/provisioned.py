@@ -24,8 +24,16 @@ from harness.host import snapshots
 from harness.host.guest_image import GuestImage
 
 # What provisioning runs or renders, besides lab.json and the guest image.
-RECIPE = (REPO / "provision", REPO / "harness" / "lab" / "provision.py", REPO / "harness" / "host" / "cluster_files.py")
-STATE = ("lab.json", "secrets", "cluster", "vagrant")  # of the state folder: what the restored lab needs
+RECIPE = (
+    REPO / "provision",
+    REPO / "harness" / "lab" / "provision.py",
+    REPO / "harness" / "host" / "cluster_files.py",
+    Path(__file__),  # what an entry holds: a change here makes older entries unusable
+)
+# Of the state folder, what the restored lab needs. ssh_config too: Vagrant learns the nodes'
+# addresses from the management network's DHCP leases, which a network defined anew has not
+# got (the restored nodes keep their leases and never ask again): "not yet ready for SSH".
+STATE = ("lab.json", "secrets", "cluster", "vagrant", "ssh_config")
 DONE = "complete.json"  # written last: an entry without it was cut short and is not used
 
 
