@@ -154,6 +154,30 @@ def test_a_guest_that_never_came_back_fails_resumed_disk_and_budgets() -> None:
     assert {RESUMED, FREEZE, DISK_STALL, DISK_RESUMED} <= set(failed(finish(run)))
 
 
+def disk_stalled_run(stall_s: float) -> RunRecord:
+    """The guest heartbeating every 5 ms throughout, its disk acknowledging nothing for `stall_s`
+    after the move starts (at 1 s), then writing again."""
+    run = good_run()
+    start_ms, end_ms = 1000, 1000 + stall_s * 1000 + 2000
+    samples, ack = [], 100
+    for i in range(int(end_ms // 5)):
+        at_ms = i * 5
+        if not start_ms <= at_ms < start_ms + stall_s * 1000 and i % 10 == 0:
+            ack += 1
+        samples.append(beat(i + 1, at_ms, last_ack=ack))
+    run.samples, run.ended_ns = samples, samples[-1].host_ns
+    run.idle_ns = int((start_ms + stall_s * 1000) * MS)
+    return finish(run)
+
+
+def test_the_shipped_tcg_nas_move_budget_fails_a_stall_beyond_it_and_passes_the_new_chains() -> None:
+    budget = load_budget("tcg", "nas_move")
+    expect = dataclasses.replace(EXPECT, budget=budget)
+    # 160 s: far below the old chain's 520-595 s (its 900 s budget let it pass), above the new bound.
+    assert DISK_STALL in failed(disk_stalled_run(160), expect)
+    assert DISK_STALL not in failed(disk_stalled_run(101), expect)  # the new chain's worst of six
+
+
 # --- the three false passes -----------------------------------------------------------------------
 
 

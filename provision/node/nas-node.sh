@@ -69,7 +69,7 @@ AssertPathIsMountPoint=$nas_fs
 ExecStartPost=/bin/sh -c 'for i in \$\$(seq 300); do [ -e $(lab paths.nfsdcld)/main.sqlite ] && exit 0; sleep 0.1; done; exit 1'
 UNIT
 install_if_changed /tmp/nfsdcld.conf /etc/systemd/system/nfsdcld.service.d/halab.conf 0644 && reload=1
-install -D -m 0755 "$here/ocf/nfsd-unit" /usr/lib/ocf/resource.d/halab/nfsd-unit
+install_if_changed "$here/ocf/nfsd-unit" /usr/lib/ocf/resource.d/halab/nfsd-unit 0755 || true
 # NFSv4 only: nothing of NFSv3 runs.
 for unit in rpcbind.service rpcbind.socket rpc-statd.service rpc-statd-notify.service nfs-blkmap.service; do
 	if [ "$(systemctl is-enabled "$unit" 2>/dev/null)" != masked ]; then
