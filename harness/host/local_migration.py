@@ -102,8 +102,15 @@ def migrate_locally(
                     raise GuestDidNotResume(destination.console, silent) from silent
                 time.sleep(steady_s)
                 source_status, destination_status = source.status(), destination.status()
-                # The window closes when we ask for the stop, before the guest goes quiet.
-                markers["stop"] = observer.mark("stop requested")
+                # The window closes on a heartbeat, not at an arbitrary instant: on a busy host a
+                # TCG guest's heartbeat is now and then late by more than the freeze threshold,
+                # and a window closing inside such a gap would call a running guest frozen.
+                steady = observer.mark("steady time over")
+                try:
+                    last = observer.wait_for_heartbeat(RESUME_TIMEOUT_S, after_ns=steady.host_ns)
+                except TimeoutError as silent:
+                    raise GuestDidNotResume(destination.console, silent) from silent
+                markers["stop"] = Marker(last.host_ns, "window closed on a heartbeat; stop requested")
                 destination.cmd("stop")
         samples = [s for s in observer.samples if s.host_ns <= markers["stop"].host_ns]
     analysis = analyze(samples, interval_ms=hb_ms, end_ns=markers["stop"].host_ns, markers=list(markers.values()))
