@@ -93,8 +93,10 @@ def _snapshot(args: argparse.Namespace) -> int:
 
 def _revert(args: argparse.Namespace) -> int:
     lab = _lab(args)
+    if args.provisioned and args.snapshot is not None:
+        raise HarnessError(f"'--provisioned' or a snapshot name ({args.snapshot}), not both")
     started = time.monotonic()
-    steps = lab.revert(args.snapshot)
+    steps = lab.revert_to_provisioned() if args.provisioned else lab.revert(args.snapshot or DEFAULT_SNAPSHOT)
     steps["whole"] = round(wait_whole(lab, args.timeout), 2)
     steps["total"] = round(time.monotonic() - started, 2)
     _print_steps(steps)
@@ -192,7 +194,12 @@ def parser() -> argparse.ArgumentParser:
     revert = verbs.add_parser(
         "revert", parents=[lab_options], help="bring the lab back to a snapshot and wait until it is whole"
     )
-    revert.add_argument("snapshot", nargs="?", default=DEFAULT_SNAPSHOT, metavar="NAME")
+    revert.add_argument("snapshot", nargs="?", metavar="NAME", help=f"default: {DEFAULT_SNAPSHOT}")
+    revert.add_argument(
+        "--provisioned",
+        action="store_true",
+        help="to the provisioned state this lab started from (what tests revert to)",
+    )
     revert.add_argument("--timeout", type=float, default=300, help="seconds to wait for the lab to be whole")
     revert.set_defaults(run=_revert)
     verbs.add_parser("snapshots", parents=[lab_options], help="the lab's snapshots").set_defaults(run=_snapshots)

@@ -125,10 +125,16 @@ def test_ssh_to_a_node_that_is_not_in_the_lab_names_the_nodes(host: dict[str, st
 
 
 @pytest.mark.parametrize(
-    "argv", [["snapshot"], ["revert", "base"], ["snapshots"], ["snapshot", "--delete", "base"]], ids=" ".join
+    "argv",
+    [["snapshot"], ["revert", "base"], ["revert", "--provisioned"], ["snapshots"], ["snapshot", "--delete", "base"]],
+    ids=" ".join,
 )
 def test_snapshots_of_a_lab_that_is_not_up_are_refused(host: dict[str, str], argv: list[str]) -> None:
     refused(ha_lab(host, *argv, "--name", LAB), f"lab {LAB} has not been brought up", "ha-lab up")
+
+
+def test_a_revert_to_a_name_and_to_the_provisioned_state_at_once_is_refused(host: dict[str, str]) -> None:
+    refused(ha_lab(host, "revert", "base", "--provisioned", "--name", LAB), "'--provisioned' or a snapshot name")
 
 
 def test_a_bad_snapshot_name_is_refused(host: dict[str, str]) -> None:

@@ -230,6 +230,17 @@ class Lab:
         self._require_made()
         return self.revert_to(snapshots.find(self.config, name))
 
+    def revert_to_provisioned(self) -> dict[str, float]:
+        """The lab back at the provisioned state it was brought up from (kept on this host)."""
+        self._require_made()
+        entry = self.provisioned()
+        if entry is None:
+            raise LabError(
+                f"lab {self.config.name} stands on no kept provisioned state (it was brought up without "
+                "keeping one, or the state was removed): 'ha-lab destroy' then 'ha-lab up' keeps one"
+            )
+        return self.revert_to(entry.snapshot())
+
     def revert_to(self, snap: snapshots.Snapshot) -> dict[str, float]:
         for node in self.config.nodes():
             # The nodes' side of any SSH connection made since the snapshot is gone: start afresh.
