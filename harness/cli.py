@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from harness.cluster.overview import overview
-from harness.cluster.whole import wait_whole
+from harness.cluster.whole import WHOLE_TIMEOUT_S, wait_whole
 from harness.config.lab import REPO, LabConfig
 from harness.errors import HarnessError
 from harness.host.doctor import examine
@@ -43,7 +43,10 @@ def _up(args: argparse.Namespace) -> int:
     lab = _lab(args)  # bad input is refused before the host is touched
     report = examine(cache_root(), fix=args.fix)
     print(report.table())
+    new = not lab.exists()
     phases = lab.up(report.accel, restore=not args.fresh)
+    if new:  # an existing lab may be broken on purpose: 'ha-lab revert' mends that
+        phases.seconds["lab whole"] = wait_whole(lab, WHOLE_TIMEOUT_S)
     for phase, seconds in phases.seconds.items():
         print(f"{phase:<24} {seconds:7.0f} s")
     return 0

@@ -16,6 +16,7 @@ from harness.probe.observer import Observer
 from harness.waiting import NotYet, wait_for
 
 MOUNT_ANSWER_S = 10  # a hard mount with no server blocks stat for ever: bound it
+WHOLE_TIMEOUT_S = 600  # a restored or reverted TCG lab is whole in about a minute
 
 
 def cluster_problems(role: str, nodes: list[str], state: ClusterState) -> list[str]:

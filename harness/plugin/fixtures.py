@@ -12,7 +12,7 @@ import pytest
 
 from harness.cluster import placement
 from harness.cluster.placement import RunningGuest
-from harness.cluster.whole import wait_whole
+from harness.cluster.whole import WHOLE_TIMEOUT_S, wait_whole
 from harness.config.budgets import BudgetError, load_budget
 from harness.config.lab import REPO
 from harness.errors import HarnessError
@@ -45,8 +45,11 @@ def lab(request: pytest.FixtureRequest, record_testsuite_property: Callable[[str
             pytest.exit(f"host not ready for the lab: {err}", returncode=2)
         print(report.table())
         _require_budgets(request.config, report.accel)
+        new = not lab.exists()
         try:
             lab.up(report.accel, restore=not opts.fresh_lab)
+            if new:  # a lab the last run broke is reverted before each move instead
+                wait_whole(lab, WHOLE_TIMEOUT_S)
         except HarnessError:
             if lab.exists():  # refused before anything was made: nothing to look at
                 evidence.collect(lab, run_dir(request.config) / "evidence" / "bring-up")
@@ -89,7 +92,6 @@ def _require_budgets(config: pytest.Config, accel: str) -> None:
 
 
 REVERTED = ("move", "fault", "destructive")  # the runs that start from the kept provisioned lab
-WHOLE_TIMEOUT_S = 600
 
 
 @pytest.fixture(autouse=True)
