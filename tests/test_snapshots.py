@@ -122,6 +122,18 @@ def test_a_revert_drops_what_was_written_since_and_resumes_every_node(
     assert states(conn, config) == all_running(config)
 
 
+def test_a_node_that_cannot_be_restored_stops_the_whole_lab_with_what_to_do(
+    conn: libvirt.virConnect, config: LabConfig
+) -> None:
+    snapshots.take(config, snapshots.lab_folder(config) / "base", **QUIET)
+    snap = snapshots.find(config, "base")
+    last = snap.nodes[-1]
+    snap.memory(last).write_bytes(b"not a saved domain")  # as QEMU refusing a vCPU saved in guest mode
+    with pytest.raises(SnapshotError, match=rf"restoring {last} .* 'ha-lab destroy' then 'ha-lab up'"):
+        snapshots.revert(config, snap, **QUIET)
+    assert set(states(conn, config).values()) == {libvirt.VIR_DOMAIN_SHUTOFF}  # no half lab left running
+
+
 def test_a_taken_name_is_refused_and_nothing_changes(conn: libvirt.virConnect, config: LabConfig) -> None:
     folder = snapshots.lab_folder(config) / "base"
     folder.mkdir(parents=True)

@@ -201,8 +201,17 @@ def _restore_all(conn: libvirt.virConnect, snap: Snapshot, domains: dict[str, li
     disk stands on its frozen file, then resume all: none runs while another is still loading."""
     for node in snap.nodes:
         saved = str(snap.memory(node))
-        xml = conn.saveImageGetXMLDesc(saved, libvirt.VIR_DOMAIN_SAVE_IMAGE_XML_SECURE)
-        conn.restoreFlags(saved, without_backing_chains(xml), 0)
+        try:
+            xml = conn.saveImageGetXMLDesc(saved, libvirt.VIR_DOMAIN_SAVE_IMAGE_XML_SECURE)
+            conn.restoreFlags(saved, without_backing_chains(xml), 0)
+        except libvirt.libvirtError as err:
+            for dom in domains.values():
+                if dom.isActive():
+                    dom.destroy()  # never half a lab running: its peers would fence the missing node
+            raise SnapshotError(
+                f"restoring {node} from {saved} failed, the lab is stopped ({err}); its disks are intact: "
+                "'ha-lab destroy' then 'ha-lab up' makes it again"
+            ) from err
         dom = domains[node]
         if dom.state()[0] == libvirt.VIR_DOMAIN_RUNNING:  # a driver that ignores the saved state
             dom.suspend()
