@@ -19,7 +19,7 @@ from typing import Any
 
 from harness.config.facts import LIBVIRT, PATHS
 from harness.config.lab import LabConfig
-from harness.host import fencing, preflight, snapshots
+from harness.host import domains, fencing, preflight, snapshots
 from harness.host import network as host_network
 from harness.host.box import ensure_box
 from harness.host.guest_image import GuestImage, build_guest_image
@@ -34,6 +34,14 @@ _STATE = f"sudo virsh domstate {LIBVIRT.domain} 2>/dev/null"  # empty where the 
 SUSPEND_GUEST = f'[ "$({_STATE})" != running ] || sudo virsh suspend {LIBVIRT.domain} >/dev/null'
 RESUME_GUEST = f'[ "$({_STATE} --reason)" != "paused (user)" ] || sudo virsh resume {LIBVIRT.domain} >/dev/null'
 SETTLE_TIMEOUT_S = 900
+# A restored or reverted node holds a lease the host's DHCP server may not know (a restore defines
+# the network anew): Vagrant finds a node's address in those leases. One DHCP exchange for the
+# address the node has, by a second dhclient that configures nothing (-sf /bin/true) and stops.
+RENEW_LEASE = (
+    "sudo cp /var/lib/dhcp/dhclient.eth0.leases /run/halab-renew.leases"
+    " && sudo timeout 30 dhclient -4 -1 -i -I -sf /bin/true -pf /run/halab-renew.pid -lf /run/halab-renew.leases eth0"
+    " 2>/dev/null && sudo kill $(cat /run/halab-renew.pid)"
+)
 
 
 @dataclass
@@ -83,7 +91,7 @@ class Lab:
         if not self.exists():
             return {}
         self.refresh_config()
-        return self.machines.states()
+        return domains.states(self.config)
 
     def refresh_config(self) -> None:
         """lab.json as this code renders it (the Vagrantfile reads it), accelerator and box kept:
@@ -288,6 +296,7 @@ class Lab:
         def step(node: str) -> None:
             # The host's time is read as the command leaves: the error is one SSH round trip.
             self.ssh(node, f"sudo date -u -s @{time.time():.3f} >/dev/null")
+            self.ssh(node, RENEW_LEASE)
 
         # Side by side: a new SSH connection costs a TCG node seconds (21-25 s for four, one by one).
         # The SSH config first, once: four `vagrant ssh-config` at a time lock each other out.
