@@ -289,9 +289,9 @@ class Lab:
         return timings
 
     def step_clocks(self) -> None:
-        """Set each node's clock to the host's. A restored node's clock reads the time of the
-        snapshot; the nodes have no time server to catch up from, and the harness reads their
-        journals against the host's clock."""
+        """Set each node's clock to the host's, and renew its DHCP lease. A restored node's clock
+        reads the time of the snapshot; the nodes have no time server to catch up from, and the
+        harness reads their journals against the host's clock."""
 
         def step(node: str) -> None:
             # The host's time is read as the command leaves: the error is one SSH round trip.
