@@ -7,6 +7,8 @@ node, the export answering on both vnodes, and the guest's heartbeats reaching t
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 from harness.cluster import placement
 from harness.cluster.drbd import DrbdState
 from harness.cluster.state import ClusterState
@@ -48,17 +50,25 @@ def placement_problems(hv: ClusterState, nas: ClusterState) -> list[str]:
 
 def problems(lab: Lab) -> list[str]:
     """What keeps the lab from being whole now (empty: whole), the guest's heartbeat aside."""
-    states = {role: placement.cluster_state(lab, role) for role in ("hv", "nas")}
+    # Side by side: right after a revert each SSH round trip to a busy TCG node takes seconds
+    # (one check after the other took 26 s of a 60 s revert).
+    stat = f"timeout {MOUNT_ANSWER_S} stat -f -c %T {PATHS.vnode_mount} || true"
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        asked = {role: pool.submit(placement.cluster_state, lab, role) for role in ("hv", "nas")}
+        drbd = pool.submit(placement.drbd_states, lab)
+        mounts = {n.name: pool.submit(lab.ssh, n.name, stat) for n in lab.config.nodes("hv")}
+        states = {role: future.result() for role, future in asked.items()}
+        drbd_states = drbd.result()
+        answers = {node: future.result().strip() for node, future in mounts.items()}
     found = []
     for role, state in states.items():
         found += cluster_problems(role, [n.name for n in lab.config.nodes(role)], state)
-    found += drbd_problems(placement.drbd_states(lab))
+    found += drbd_problems(drbd_states)
     found += placement_problems(states["hv"], states["nas"])
-    for node in lab.config.nodes("hv"):
-        answer = lab.ssh(node.name, f"timeout {MOUNT_ANSWER_S} stat -f -c %T {PATHS.vnode_mount} || true").strip()
+    for node, answer in answers.items():
         if answer != "nfs":
             why = answer or "no reply"
-            found.append(f"the export on {node.name} does not answer within {MOUNT_ANSWER_S} s ({why})")
+            found.append(f"the export on {node} does not answer within {MOUNT_ANSWER_S} s ({why})")
     return found
 
 

@@ -239,8 +239,8 @@ class Lab:
 
     def resume_guest(self) -> None:
         """Resume the guest where it was paused for a snapshot (a snapshot keeps it paused)."""
-        for node in self.config.nodes("hv"):
-            self.ssh(node.name, RESUME_GUEST)
+        with ThreadPoolExecutor(max_workers=len(self.config.nodes("hv"))) as pool:
+            list(pool.map(lambda node: self.ssh(node.name, RESUME_GUEST), self.config.nodes("hv")))
 
     def snapshots(self) -> list[snapshots.Snapshot]:
         self._require_made()
