@@ -5,16 +5,22 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 from harness.cluster.overview import overview
+from harness.cluster.whole import WHOLE_TIMEOUT_S, wait_whole
 from harness.config.lab import REPO, LabConfig
 from harness.errors import HarnessError
 from harness.host.doctor import examine
 from harness.host.guest_image import build_guest_image, cache_root
 from harness.judging.summary import summary_from_files
 from harness.lab.handle import Lab
+from harness.lab.provisioned import newest_of_each_lab
+from harness.lab.provisioned import prune as prune_kept
 from harness.probe.records import verify
+
+DEFAULT_SNAPSHOT = "lab"
 
 
 def _build_guest(args: argparse.Namespace) -> int:
@@ -37,7 +43,10 @@ def _up(args: argparse.Namespace) -> int:
     lab = _lab(args)  # bad input is refused before the host is touched
     report = examine(cache_root(), fix=args.fix)
     print(report.table())
-    phases = lab.up(report.accel)
+    new = not lab.exists()
+    phases = lab.up(report.accel, restore=not args.fresh)
+    if new:  # an existing lab may be broken on purpose: 'ha-lab revert' mends that
+        phases.seconds["lab whole"] = wait_whole(lab, WHOLE_TIMEOUT_S)
     for phase, seconds in phases.seconds.items():
         print(f"{phase:<24} {seconds:7.0f} s")
     return 0
@@ -75,9 +84,63 @@ def _ssh(args: argparse.Namespace) -> int:
     os.execvp(argv[0], argv)  # the user's own session: their terminal, their exit code
 
 
+def _snapshot(args: argparse.Namespace) -> int:
+    lab = _lab(args)
+    if args.delete:
+        lab.delete_snapshot(args.snapshot)
+        print(f"removed snapshot {args.snapshot}")
+        return 0
+    _print_steps(lab.snapshot(args.snapshot))
+    return 0
+
+
+def _revert(args: argparse.Namespace) -> int:
+    lab = _lab(args)
+    if args.provisioned and args.snapshot is not None:
+        raise HarnessError(f"'--provisioned' or a snapshot name ({args.snapshot}), not both")
+    started = time.monotonic()
+    steps = lab.revert_to_provisioned() if args.provisioned else lab.revert(args.snapshot or DEFAULT_SNAPSHOT)
+    steps["whole"] = round(wait_whole(lab, args.timeout), 2)
+    steps["total"] = round(time.monotonic() - started, 2)
+    _print_steps(steps)
+    return 0
+
+
+def _snapshots(args: argparse.Namespace) -> int:
+    lab = _lab(args)
+    found = lab.snapshots()
+    for snap in found:
+        made = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(snap.created))
+        print(f"{snap.name:<24} {made}  {snap.folder}")
+    if not found:
+        print(f"lab {lab.config.name}: no snapshots ('ha-lab snapshot NAME' takes one)")
+    return 0
+
+
+def _print_steps(steps: dict[str, float]) -> None:
+    for step, seconds in steps.items():
+        print(f"{step:<24} {seconds:7.1f} s")
+
+
 def _destroy(args: argparse.Namespace) -> int:
-    for item in _lab(args).destroy(force=args.force):
+    lab = _lab(args)
+    kept = lab.provisioned()
+    for item in lab.destroy(force=args.force):
         print(f"removed {item}")
+    if kept and args.drop_kept:
+        for item in prune_kept(lambda key: key != kept.key):
+            print(f"removed {item}")
+    elif kept:
+        print(f"kept {kept.folder} (the next 'ha-lab up' of this lab restores it; --drop-kept removes it)")
+    return 0
+
+
+def _prune(args: argparse.Namespace) -> int:
+    removed = prune_kept(lambda key: False) if args.all else prune_kept(newest_of_each_lab())
+    for item in removed:
+        print(f"removed {item}")
+    if not removed:
+        print("nothing to remove")
     return 0
 
 
@@ -113,6 +176,11 @@ def parser() -> argparse.ArgumentParser:
     lab_options.add_argument("--subnet", help="lab subnet, a private /24 (overrides the config)")
     up = verbs.add_parser("up", parents=[lab_options], help="bring the lab up (or finish bringing it up)")
     up.add_argument("--fix", action="store_true", help="let the doctor fix the host first (as root)")
+    up.add_argument(
+        "--fresh",
+        action="store_true",
+        help="provision anew even if this lab's provisioned state is kept (and keep the new one)",
+    )
     up.set_defaults(run=_up)
     verbs.add_parser("status", parents=[lab_options], help="the nodes' states").set_defaults(run=_status)
     verbs.add_parser("provision", parents=[lab_options], help="run provisioning again").set_defaults(run=_provision)
@@ -120,9 +188,33 @@ def parser() -> argparse.ArgumentParser:
     ssh.add_argument("node", help="vnode2, vnode3, nas1 or nas2")
     ssh.add_argument("command", nargs=argparse.REMAINDER, help="a command to run there instead of a shell")
     ssh.set_defaults(run=_ssh)
+    snapshot = verbs.add_parser(
+        "snapshot", parents=[lab_options], help="save the running lab (all nodes paused, saved, resumed)"
+    )
+    snapshot.add_argument("snapshot", nargs="?", default=DEFAULT_SNAPSHOT, metavar="NAME")
+    snapshot.add_argument("--delete", action="store_true", help="remove snapshot NAME instead")
+    snapshot.set_defaults(run=_snapshot)
+    revert = verbs.add_parser(
+        "revert", parents=[lab_options], help="bring the lab back to a snapshot and wait until it is whole"
+    )
+    revert.add_argument("snapshot", nargs="?", metavar="NAME", help=f"default: {DEFAULT_SNAPSHOT}")
+    revert.add_argument(
+        "--provisioned",
+        action="store_true",
+        help="to the provisioned state this lab started from (what tests revert to)",
+    )
+    revert.add_argument("--timeout", type=float, default=300, help="seconds to wait for the lab to be whole")
+    revert.set_defaults(run=_revert)
+    verbs.add_parser("snapshots", parents=[lab_options], help="the lab's snapshots").set_defaults(run=_snapshots)
     destroy = verbs.add_parser("destroy", parents=[lab_options], help="destroy the lab and sweep its leftovers")
     destroy.add_argument("--force", action="store_true", help="also a lab of this name another state folder made")
+    destroy.add_argument("--drop-kept", action="store_true", help="also remove this lab's kept provisioned state")
     destroy.set_defaults(run=_destroy)
+    prune = verbs.add_parser(
+        "prune", help="remove kept provisioned labs older than their lab's newest; never one a lab stands on"
+    )
+    prune.add_argument("--all", action="store_true", help="every kept provisioned lab no running lab stands on")
+    prune.set_defaults(run=_prune)
 
     check = verbs.add_parser("verify-records", help="check that acknowledged probe records are on a disk image")
     check.add_argument("image", type=Path)

@@ -8,7 +8,7 @@ Names only: pytest finds hooks and fixtures among a conftest's names, and this w
 however the scenarios are selected (unlike `pytest_plugins` outside the root conftest).
 """
 
-from harness.plugin.fixtures import guest, lab, observer, progress, repeat
+from harness.plugin.fixtures import guest, known_good, lab, observer, progress, repeat
 from harness.plugin.options import (
     pytest_addoption,
     pytest_collection_finish,
@@ -28,6 +28,7 @@ from harness.plugin.scenario_runs import (
 __all__ = [
     "control",
     "guest",
+    "known_good",
     "lab",
     "measured",
     "observer",

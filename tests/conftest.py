@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
+import libvirt
 import pytest
 
 from harness.host.guest_image import GuestImage, GuestImageError, build_guest_image, build_probe
@@ -34,3 +36,19 @@ def guest_image() -> GuestImage:
         return build_guest_image(progress=lambda line: print(line))
     except GuestImageError as err:
         pytest.fail(str(err))
+
+
+@pytest.fixture
+def conn(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[libvirt.virConnect]:
+    """libvirt's test driver in place of the host's libvirt for harness.host.snapshots, and the
+    snapshots under tmp_path; left as it started."""
+    from harness.host import snapshots
+    from tests.test_snapshots import TEST_URI, clean
+
+    need("qemu-img", "qemu-utils")
+    monkeypatch.setattr(snapshots, "URI", TEST_URI)
+    monkeypatch.setenv("HA_LAB_SNAPSHOTS", str(tmp_path / "snapshots"))
+    conn = libvirt.open(TEST_URI)
+    yield conn
+    clean(conn)
+    conn.close()

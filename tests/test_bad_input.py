@@ -124,6 +124,23 @@ def test_ssh_to_a_node_that_is_not_in_the_lab_names_the_nodes(host: dict[str, st
     refused(ha_lab(host, "ssh", "--name", LAB, "nas9"), "no node 'nas9' in the lab", "vnode2, vnode3, nas1, nas2")
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [["snapshot"], ["revert", "base"], ["revert", "--provisioned"], ["snapshots"], ["snapshot", "--delete", "base"]],
+    ids=" ".join,
+)
+def test_snapshots_of_a_lab_that_is_not_up_are_refused(host: dict[str, str], argv: list[str]) -> None:
+    refused(ha_lab(host, *argv, "--name", LAB), f"lab {LAB} has not been brought up", "ha-lab up")
+
+
+def test_a_revert_to_a_name_and_to_the_provisioned_state_at_once_is_refused(host: dict[str, str]) -> None:
+    refused(ha_lab(host, "revert", "base", "--provisioned", "--name", LAB), "'--provisioned' or a snapshot name")
+
+
+def test_a_bad_snapshot_name_is_refused(host: dict[str, str]) -> None:
+    refused(ha_lab(host, "revert", "../x", "--name", LAB), "snapshot name '../x'", "letters, digits")
+
+
 def test_ssh_to_a_lab_that_is_not_up_says_so(host: dict[str, str]) -> None:
     refused(ha_lab(host, "ssh", "--name", LAB, "nas1", "true"), f"lab {LAB} is not running", "ha-lab up")
 

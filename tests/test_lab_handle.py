@@ -1,4 +1,5 @@
-"""A lab brought up by older code: its lab.json is rendered anew before Vagrant reads it."""
+"""A lab brought up by older code: its lab.json is rendered anew when its status is read, before
+any later Vagrant call reads it through the Vagrantfile."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.config.lab import LabConfig
+from harness.host import domains
 from harness.lab.handle import Lab
 
 
@@ -19,10 +21,10 @@ def test_status_renders_an_older_lab_json_anew_keeping_accel_and_box(
     old = {"name": "older", "accel": "tcg", "box": "halab-debian12-old"}  # before the facts were rendered
     lab.state_dir.mkdir(parents=True)
     lab.lab_json.write_text(json.dumps(old))
-    read_by_vagrant: list[dict[str, object]] = []
-    monkeypatch.setattr(lab.machines, "states", lambda: read_by_vagrant.append(json.loads(lab.lab_json.read_text())))
+    read_then: list[dict[str, object]] = []
+    monkeypatch.setattr(domains, "states", lambda _config: read_then.append(json.loads(lab.lab_json.read_text())))
     lab.status()
-    [seen] = read_by_vagrant
+    [seen] = read_then
     assert (seen["accel"], seen["box"]) == ("tcg", "halab-debian12-old")
     assert seen["drbd"] == {"resource": "r0", "device": "/dev/drbd0", "disk": "/dev/vdb"}
 

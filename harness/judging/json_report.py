@@ -52,6 +52,7 @@ def write_run_json(path: Path, run: RunRecord, verdicts: dict[str, str], outcome
         "notes": run.notes,
         "baseline": _plain(run.baseline),
         "freeze_against_noise": noise_note(run),
+        "started_from": run.started_from or "where the previous run left the lab",
         "placement": {"before": str(run.before), "after": str(run.after) if run.after else None},
         "window_ns": {
             "opened": run.window_ns,

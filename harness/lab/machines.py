@@ -33,9 +33,6 @@ class Machines:
         log = vagrant.make_file_cm(str(self.logs / "vagrant.log"), "a")
         return vagrant.Vagrant(root=str(REPO), env=self.env(), out_cm=log, err_cm=log)
 
-    def states(self) -> dict[str, str]:
-        return {s.name: s.state for s in self.vagrant().status()}
-
     def ssh_config(self) -> str:
         return str(self.vagrant().ssh_config())
 

@@ -58,6 +58,7 @@ class RunRecord:
     failures: dict[str, list[Failure]] = field(default_factory=dict)
     leftovers: dict[str, list[Location]] = field(default_factory=dict)
     drbd_after: dict[str, DrbdState] = field(default_factory=dict)
+    started_from: str = ""  # the snapshot the lab was reverted to before the run ("": where the last run left it)
     verifications: list[Verification] = field(default_factory=list)  # one per boot seen in the window
     clock_offsets_ms: dict[str, float] = field(default_factory=dict)
     ring: int = PROBE.ring  # the probe's record ring, as the running guest was started with

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
 
 from harness.cluster import placement
 from harness.cluster.placement import RunningGuest
+from harness.cluster.whole import WHOLE_TIMEOUT_S, wait_whole
 from harness.config.budgets import BudgetError, load_budget
 from harness.config.lab import REPO
 from harness.errors import HarnessError
@@ -43,8 +45,11 @@ def lab(request: pytest.FixtureRequest, record_testsuite_property: Callable[[str
             pytest.exit(f"host not ready for the lab: {err}", returncode=2)
         print(report.table())
         _require_budgets(request.config, report.accel)
+        new = not lab.exists()
         try:
-            lab.up(report.accel)
+            lab.up(report.accel, restore=not opts.fresh_lab)
+            if new:  # a lab the last run broke is reverted before each move instead
+                wait_whole(lab, WHOLE_TIMEOUT_S)
         except HarnessError:
             if lab.exists():  # refused before anything was made: nothing to look at
                 evidence.collect(lab, run_dir(request.config) / "evidence" / "bring-up")
@@ -84,6 +89,34 @@ def _require_budgets(config: pytest.Config, accel: str) -> None:
             load_budget(accel, name, config.option.budgets)
     except BudgetError as err:
         pytest.exit(str(err), returncode=4)
+
+
+REVERTED = ("move", "fault", "destructive")  # the runs that start from the kept provisioned lab
+
+
+@pytest.fixture(autouse=True)
+def known_good(request: pytest.FixtureRequest, record_property: Callable[[str, object], None]) -> None:
+    """Before each move, fault and control: the lab reverted to the provisioned state kept on this
+    host, then checked whole, so a run never inherits what the last one broke (its evidence was
+    collected when it failed). --no-revert, or a lab with no kept state, runs on as it is."""
+    if request.config.option.no_revert or not any(request.node.get_closest_marker(m) for m in REVERTED):
+        return
+    lab: Lab = request.getfixturevalue("lab")
+    entry = lab.provisioned()
+    if entry is None:
+        lab.progress("lab: no kept provisioned state for this lab: the run starts where the last one ended")
+        return
+    started = time.monotonic()
+    steps = lab.revert_to(entry.snapshot())
+    try:
+        wait_whole(lab, WHOLE_TIMEOUT_S)
+    except HarnessError as err:
+        evidence.collect(lab, run_dir(request.config) / "evidence" / f"revert-{request.node.name}")
+        pytest.fail(f"the lab is not whole after a revert to {entry.folder}: {err}", pytrace=False)
+    took = time.monotonic() - started
+    lab.progress(f"lab: reverted to {entry.folder} and whole in {took:.0f} s (restore {steps.get('restore', 0):.0f} s)")
+    record_property("started from", str(entry.folder))
+    record_property("revert s", round(took, 1))
 
 
 @pytest.fixture

@@ -20,6 +20,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--lab-name", default=None, help="lab name (overrides the config)")
     group.addoption("--reuse-lab", action="store_true", help="use the running lab as is")
     group.addoption("--keep-lab", action="store_true", help="keep a lab this run brought up")
+    group.addoption(
+        "--no-revert",
+        action="store_true",
+        help="run each move, fault and control on the lab as the last one left it, not reverted to the kept "
+        "provisioned lab first",
+    )
+    group.addoption(
+        "--fresh-lab", action="store_true", help="provision a new lab even if a provisioned one is kept on this host"
+    )
     group.addoption("--repeat", type=int, default=1, help="run each move N times (p50/p95 in the summary)")
     group.addoption("--budgets", type=Path, default=None, help=f"budgets file (default {DEFAULT_BUDGETS})")
     group.addoption(

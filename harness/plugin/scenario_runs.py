@@ -102,7 +102,7 @@ def reporter(
         except BudgetError as err:
             pytest.exit(str(err), returncode=4)
         load_mibs = opts.load_mibs if load == "load" else 0
-        result = RunRecord(name, load_mibs, lab.accel(), before=start)
+        result = RunRecord(name, load_mibs, lab.accel(), before=start, started_from=lab.started_from)
         verdicts: list[Verdict] = []
         wrong = ["the run did not finish"]
         stem = report_dir / (f"{name}-{load}-run{repeat}" + (f"-try{attempt}" if attempt > 1 else ""))

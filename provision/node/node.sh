@@ -52,6 +52,23 @@ then
 	printf 'hacluster:%s\n' "$(cat "$here/secrets/hacluster")" | chpasswd
 	log "set the hacluster password"
 fi
+# A revert steps each node's clock over hours or days: calendar timers would all fire at once,
+# taking CPU a TCG node lacks while the restored lab settles. A lab lives for hours: none is needed.
+# (The box disables the other background timers.)
+for timer in dpkg-db-backup.timer logrotate.timer systemd-tmpfiles-clean.timer; do
+	if systemctl is-enabled --quiet "$timer" 2>/dev/null; then
+		systemctl disable --now --quiet "$timer"
+		log "disabled $timer"
+	fi
+done
+# The harness's SSH connections come and go (a revert drops them all): without lingering, each
+# time the last one closes systemd stops vagrant's user manager and the next starts it again,
+# seconds of CPU on a TCG node.
+if [ "$(loginctl show-user vagrant --property=Linger --value 2>/dev/null)" != yes ]; then
+	loginctl enable-linger vagrant
+	log "vagrant's user manager lingers"
+fi
+
 # Fencing: fence_xvm signs its requests to the host's fence_virtd with the lab's key.
 fence_key=$(lab fence.key_file)
 install -d -m 0755 "$(dirname "$fence_key")"
