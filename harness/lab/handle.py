@@ -230,12 +230,12 @@ class Lab:
         restore a vCPU saved while it ran the nested guest under TCG ("vCPU set in guest-mode
         inconsistent with migrated kernel nested state"); with the guest paused no vCPU of a
         vnode is inside it. The same on KVM, where it costs a second: one path for both."""
-        for node in self.config.nodes("hv"):
-            self.ssh(node.name, SUSPEND_GUEST)
         try:
+            for node in self.config.nodes("hv"):
+                self.ssh(node.name, SUSPEND_GUEST)
             yield
         finally:
-            self.resume_guest()
+            self.resume_guest()  # also when a suspend failed half way: never a guest left paused
 
     def resume_guest(self) -> None:
         """Resume the guest where it was paused for a snapshot (a snapshot keeps it paused)."""
