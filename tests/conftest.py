@@ -40,13 +40,13 @@ def guest_image() -> GuestImage:
 
 @pytest.fixture
 def conn(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[libvirt.virConnect]:
-    """libvirt's test driver in place of the host's libvirt for harness.host.snapshots, and the
-    snapshots under tmp_path; left as it started."""
-    from harness.host import snapshots
+    """libvirt's test driver in place of the host's libvirt (harness.host.domains' connection, which
+    harness.host.snapshots uses too), and the snapshots under tmp_path; left as it started."""
+    from harness.host import domains
     from tests.test_snapshots import TEST_URI, clean
 
     need("qemu-img", "qemu-utils")
-    monkeypatch.setattr(snapshots, "URI", TEST_URI)
+    monkeypatch.setattr(domains, "URI", TEST_URI)
     monkeypatch.setenv("HA_LAB_SNAPSHOTS", str(tmp_path / "snapshots"))
     conn = libvirt.open(TEST_URI)
     yield conn

@@ -9,13 +9,10 @@ import pytest
 
 from harness.config.lab import LabConfig
 from harness.host import domains
-from tests.test_snapshots import TEST_URI, define_nodes
+from tests.test_snapshots import define_nodes
 
 
-def test_each_node_state_comes_from_its_domain(
-    conn: libvirt.virConnect, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.setattr(domains, "URI", TEST_URI)
+def test_each_node_state_comes_from_its_domain(conn: libvirt.virConnect, tmp_path: Path) -> None:
     config = LabConfig(name="states", state_root=tmp_path / "state")
     define_nodes(conn, config, tmp_path / "images")
     conn.lookupByName(f"{config.domain_prefix}vnode3").suspend()

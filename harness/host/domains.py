@@ -7,6 +7,9 @@ restore re-defined that network.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import libvirt
 
 from harness.config.lab import LabConfig
@@ -25,14 +28,23 @@ NAMES = {
 }
 
 
-def states(config: LabConfig) -> dict[str, str]:
-    """Each node's state ("running", "paused", "shut off", …, or "not created")."""
+@contextmanager
+def connection() -> Iterator[libvirt.virConnect]:
+    """The host's libvirt, closed after use; out of reach, an error that says what to do."""
     try:
         conn = libvirt.open(URI)
     except libvirt.libvirtError as err:
         raise HarnessError(f"cannot reach libvirt at {URI} ({err}): run 'ha-lab doctor --fix'") from err
     try:
-        found = {}
+        yield conn
+    finally:
+        conn.close()
+
+
+def states(config: LabConfig) -> dict[str, str]:
+    """Each node's state ("running", "paused", "shut off", …, or "not created")."""
+    found = {}
+    with connection() as conn:
         for node in config.nodes():
             try:
                 state = conn.lookupByName(f"{config.domain_prefix}{node.name}").state()[0]
@@ -40,6 +52,4 @@ def states(config: LabConfig) -> dict[str, str]:
                 found[node.name] = NOT_CREATED
                 continue
             found[node.name] = NAMES.get(state, "unknown")
-        return found
-    finally:
-        conn.close()
+    return found

@@ -22,8 +22,7 @@ import shutil
 import subprocess
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,8 +30,8 @@ import libvirt
 
 from harness.config.lab import LabConfig
 from harness.errors import HarnessError
+from harness.host.domains import connection
 
-URI = "qemu:///system"
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}")
 MANIFEST = "snapshot.json"
 
@@ -83,18 +82,6 @@ class Snapshot:
 
     def memory(self, node: str) -> Path:
         return self.folder / f"{node}.save"
-
-
-@contextmanager
-def _connection() -> Iterator[libvirt.virConnect]:
-    try:
-        conn = libvirt.open(URI)
-    except libvirt.libvirtError as err:
-        raise SnapshotError(f"cannot reach libvirt at {URI} ({err}): run 'ha-lab doctor --fix'") from err
-    try:
-        yield conn
-    finally:
-        conn.close()
 
 
 def _domains(conn: libvirt.virConnect, config: LabConfig) -> dict[str, libvirt.virDomain]:
@@ -246,7 +233,7 @@ def take(config: LabConfig, folder: Path, progress: Callable[[str], None] = prin
     if folder.exists():
         raise SnapshotError(f"{folder} exists: pick another name, or remove it with 'ha-lab snapshot --delete'")
     steps: dict[str, float] = {}
-    with _connection() as conn:
+    with connection() as conn:
         domains = _domains(conn, config)
         stopped = [node for node, dom in domains.items() if dom.state()[0] != libvirt.VIR_DOMAIN_RUNNING]
         if stopped:
@@ -299,7 +286,7 @@ def revert(config: LabConfig, snap: Snapshot, progress: Callable[[str], None] = 
     """Bring every node back to `snap`: stopped, its disks fresh overlays on the frozen files, its
     memory restored paused; then all resumed together. The seconds each step took."""
     steps: dict[str, float] = {}
-    with _connection() as conn:
+    with connection() as conn:
         domains = _domains(conn, config)
         missing = [str(snap.memory(n)) for n in snap.nodes if not snap.memory(n).exists()]
         missing += [f for disks in snap.disks.values() for f in disks.values() if not Path(f).exists()]
@@ -369,7 +356,7 @@ def delete(config: LabConfig, snap: Snapshot) -> None:
 def save_definitions(config: LabConfig, folder: Path) -> None:
     """The lab's libvirt networks and domains as defined, so a lab can be made again from the
     snapshot on a host that no longer has them."""
-    with _connection() as conn:
+    with connection() as conn:
         for kind, name in config.network_names.items():
             xml = conn.networkLookupByName(name).XMLDesc(0)
             (folder / f"network-{kind}.xml").write_text(xml)
@@ -384,7 +371,7 @@ def define(config: LabConfig, folder: Path) -> list[str]:
     """Define (and start) the lab's networks and define its domains from `folder`, where libvirt
     does not have them; what was made."""
     made = []
-    with _connection() as conn:
+    with connection() as conn:
         for kind, name in config.network_names.items():
             try:
                 net = conn.networkLookupByName(name)
@@ -407,5 +394,5 @@ def define(config: LabConfig, folder: Path) -> list[str]:
 
 def lab_disks() -> list[Path]:
     """The disk files of every domain libvirt has on this host (any lab's)."""
-    with _connection() as conn:
+    with connection() as conn:
         return [Path(f) for dom in conn.listAllDomains() for f in disk_files(dom.XMLDesc(0))]
