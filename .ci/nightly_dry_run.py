@@ -141,6 +141,16 @@ def left_behind(before: dict[str, set[str]], after: dict[str, set[str]]) -> list
     ]
 
 
+def runner_environment() -> dict[str, str]:
+    """This process's environment without what tox put there (a runner has no tox around it):
+    a nested tox would otherwise work in this tox's folder, not the clone's."""
+    venv = os.environ.get("VIRTUAL_ENV")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOX_") and k not in ("VIRTUAL_ENV", "TOX")}
+    if venv:
+        env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep) if not p.startswith(venv))
+    return env
+
+
 def _clone(workspace: Path) -> None:
     subprocess.run(["git", "clone", "--quiet", str(REPO), str(workspace)], check=True)
     head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
@@ -174,7 +184,7 @@ def run(job: Job, workspace: Path, log_dir: Path, summary: Path) -> list[tuple[s
             results.append((step.name, outcome, time.monotonic() - started))
             continue
         env = {
-            **os.environ,
+            **runner_environment(),
             **job.env,
             **step.env,
             "CI": "true",

@@ -102,3 +102,12 @@ def test_what_a_run_made_and_left_is_reported_but_the_box_volume_is_not() -> Non
         "processes: fence_virtd (pid 7)",
     ]
     assert dry.left_behind(after, after) == []
+
+
+def test_the_steps_do_not_see_the_tox_that_runs_the_dry_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VIRTUAL_ENV", "/w/.tox/nightly-dry-run")
+    monkeypatch.setenv("TOX_WORK_DIR", "/w/.tox")
+    monkeypatch.setenv("PATH", "/w/.tox/nightly-dry-run/bin:/usr/bin")
+    env = dry.runner_environment()
+    assert env["PATH"] == "/usr/bin"
+    assert "VIRTUAL_ENV" not in env and "TOX_WORK_DIR" not in env
