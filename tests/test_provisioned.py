@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import libvirt
@@ -13,7 +14,7 @@ import pytest
 from harness.config.lab import LabConfig
 from harness.host.guest_image import GuestImage
 from harness.lab import provisioned
-from tests.test_snapshots import define_nodes, holds, write
+from tests.test_snapshots import define_nodes, holds, mgmt_mac, write
 
 QUIET = {"progress": lambda _line: None}
 
@@ -49,15 +50,18 @@ def lab(conn: libvirt.virConnect, tmp_path: Path) -> LabConfig:
     for index, (kind, name) in enumerate(config.network_names.items()):
         net = conn.networkDefineXML(
             f"<network><name>{name}</name><bridge name='virbr-{kind}'/>"
-            f"<ip address='10.9{index}.0.1' netmask='255.255.255.0'/></network>"
+            f"<ip address='10.9{index}.0.1' netmask='255.255.255.0'>"
+            f"<dhcp><range start='10.9{index}.0.2' end='10.9{index}.0.254'/></dhcp></ip></network>"
         )
         net.create()
-    define_nodes(conn, config, tmp_path / "images")
+    define_nodes(conn, config, tmp_path / "images", mgmt=True)
     state = config.state_dir
     (state / "secrets").mkdir(parents=True)
     (state / "secrets" / "hacluster").write_text("s3cret")
     (state / "lab.json").write_text('{"name": "kept"}')
-    (state / "ssh_config").write_text("Host nas1\n  HostName 192.168.121.7\n")
+    (state / "ssh_config").write_text(
+        "".join(f"Host {n.name}\n  HostName 10.92.0.{10 + i}\n" for i, n in enumerate(config.nodes()))
+    )
     (state / "logs").mkdir()
     (state / "logs" / "vagrant.log").write_text("not kept")
     return config
@@ -91,8 +95,12 @@ def test_a_kept_lab_is_made_again_where_libvirt_no_longer_has_it(
         assert conn.lookupByName(f"{lab.domain_prefix}{node.name}").state()[0] == libvirt.VIR_DOMAIN_RUNNING
     assert holds(nas1, 0xAB) and not holds(nas1, 0xCD)
     assert (lab.state_dir / "secrets" / "hacluster").read_text() == "s3cret"
-    # A network defined anew has no DHCP leases to tell Vagrant the nodes' addresses.
-    assert "HostName 192.168.121.7" in (lab.state_dir / "ssh_config").read_text()
+    # A network defined anew has no DHCP leases to tell Vagrant the nodes' addresses ...
+    assert "HostName 10.92.0.10" in (lab.state_dir / "ssh_config").read_text()
+    # ... and gives each node the address the kept SSH config names, should it ask again.
+    mgmt = ET.fromstring(conn.networkLookupByName(lab.network_names["mgmt"]).XMLDesc(0))
+    pinned = {h.get("name"): (h.get("mac"), h.get("ip")) for h in mgmt.iter("host")}
+    assert pinned == {n.name: (mgmt_mac(i), f"10.92.0.{10 + i}") for i, n in enumerate(lab.nodes())}
     assert not (lab.state_dir / "logs").exists()  # the old lab's logs are not the new one's
 
 

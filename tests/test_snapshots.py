@@ -50,10 +50,21 @@ def clean(conn: libvirt.virConnect) -> None:
             net.undefine()
 
 
-def define_nodes(conn: libvirt.virConnect, config: LabConfig, images: Path) -> None:
-    """The lab's four domains, running, each on a 16 MiB qcow2 disk of its own in `images`."""
+def mgmt_mac(index: int) -> str:
+    return f"52:54:00:00:00:{index:02x}"
+
+
+def define_nodes(conn: libvirt.virConnect, config: LabConfig, images: Path, mgmt: bool = False) -> None:
+    """The lab's four domains, running, each on a 16 MiB qcow2 disk of its own in `images`
+    (and with `mgmt` on the lab's management network, the n-th node with mgmt_mac(n))."""
     images.mkdir()
-    for node in config.nodes():
+    for index, node in enumerate(config.nodes()):
+        nic = (
+            f"<interface type='network'><mac address='{mgmt_mac(index)}'/>"
+            f"<source network='{config.network_names['mgmt']}'/></interface>"
+            if mgmt
+            else ""
+        )
         disk = images / f"{node.name}.img"
         subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(disk), "16M"], check=True)
         conn.defineXML(
@@ -61,7 +72,7 @@ def define_nodes(conn: libvirt.virConnect, config: LabConfig, images: Path) -> N
             "<os><type>hvm</type></os><devices>"
             f"<disk type='file' device='disk'><source file='{disk}'/><target dev='vda'/></disk>"
             "<disk type='file' device='cdrom'><source file='/nonexistent.iso'/><target dev='hdc'/></disk>"
-            "</devices></domain>"
+            f"{nic}</devices></domain>"
         ).create()
 
 

@@ -8,27 +8,10 @@ from pathlib import Path
 import libvirt
 
 from harness.config.facts import LIBVIRT
+from harness.host.ssh_config import ssh_settings
 
 # libvirt prints every error to stderr before raising it; the callers here handle them.
 libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
-
-
-def ssh_settings(ssh_config: Path, node: str) -> dict[str, str]:
-    """HostName, Port, User and IdentityFile of one node in `vagrant ssh-config` output."""
-    settings: dict[str, str] = {}
-    current = None
-    for line in ssh_config.read_text().splitlines():
-        words = line.split(None, 1)
-        if len(words) != 2:
-            continue
-        key, value = words
-        if key == "Host":
-            current = value
-        elif current == node and key in ("HostName", "Port", "User", "IdentityFile"):
-            settings[key] = value.strip('"')
-    if "HostName" not in settings:
-        raise KeyError(f"{node} not in {ssh_config}")
-    return settings
 
 
 # A vnode that stops answering (hung, powered off, its network cut) closes the connection after

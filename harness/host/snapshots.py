@@ -15,6 +15,7 @@ folder outlives the lab, so a provisioned lab can be kept for the next one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -31,6 +32,7 @@ import libvirt
 from harness.config.lab import LabConfig
 from harness.errors import HarnessError
 from harness.host.domains import connection
+from harness.host.ssh_config import ssh_settings
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}")
 MANIFEST = "snapshot.json"
@@ -367,16 +369,61 @@ def save_definitions(config: LabConfig, folder: Path) -> None:
             written.chmod(0o600)
 
 
+def management_macs(config: LabConfig, folder: Path) -> dict[str, str]:
+    """Each node's MAC address on the management network, from the domains saved in `folder`."""
+    macs = {}
+    for node in config.nodes():
+        root = ET.fromstring((folder / f"domain-{node.name}.xml").read_text())
+        for iface in root.iter("interface"):
+            source, mac = iface.find("source"), iface.find("mac")
+            if source is not None and mac is not None and source.get("network") == config.network_names["mgmt"]:
+                macs[node.name] = mac.get("address", "")
+    return macs
+
+
+def pin_addresses(network_xml: str, hosts: dict[str, tuple[str, str]]) -> str:
+    """The network's DHCP hands each node (name: (mac, ip)) that address and no other."""
+    root = ET.fromstring(network_xml)
+    dhcp = root.find("ip/dhcp")
+    if dhcp is None:
+        raise SnapshotError("the kept management network has no DHCP: run 'ha-lab prune --all', then 'ha-lab up'")
+    for old in dhcp.findall("host"):
+        dhcp.remove(old)
+    for name, (mac, ip) in sorted(hosts.items()):
+        ET.SubElement(dhcp, "host", {"mac": mac, "name": name, "ip": ip})
+    return ET.tostring(root, encoding="unicode")
+
+
+def _kept_addresses(config: LabConfig) -> dict[str, str]:
+    """Each node's management address as the lab's SSH config names it, where it names one."""
+    known = config.state_dir / "ssh_config"
+    addresses = {}
+    for node in config.nodes() if known.exists() else []:
+        with contextlib.suppress(KeyError):
+            addresses[node.name] = ssh_settings(known, node.name)["HostName"]
+    return addresses
+
+
 def define(config: LabConfig, folder: Path) -> list[str]:
     """Define (and start) the lab's networks and define its domains from `folder`, where libvirt
-    does not have them; what was made."""
+    does not have them; what was made. Where the lab's SSH config is there already (restored with
+    the kept state), the management network gives each node the address it names, again: a
+    restored node whose lease ran out while it was kept asks for one anew, and a network defined
+    anew knows no leases. Without the pin, hours after the keep, each node got another address
+    and the harness reached none of them at the one it was kept with."""
     made = []
+    addresses = _kept_addresses(config)
+    macs = management_macs(config, folder) if addresses else {}
+    pins = {node: (macs[node], ip) for node, ip in addresses.items() if node in macs}
     with connection() as conn:
         for kind, name in config.network_names.items():
             try:
                 net = conn.networkLookupByName(name)
             except libvirt.libvirtError:
-                net = conn.networkDefineXML((folder / f"network-{kind}.xml").read_text())
+                xml = (folder / f"network-{kind}.xml").read_text()
+                if kind == "mgmt" and pins:
+                    xml = pin_addresses(xml, pins)
+                net = conn.networkDefineXML(xml)
                 made.append(f"network {name}")
             if not net.isActive():
                 try:
