@@ -99,7 +99,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Callable[..., FakeLab]:
 def lab_of(fake: FakeLab) -> SimpleNamespace:
     nodes = [SimpleNamespace(name=n) for n in ("vnode2", "vnode3")]
     return SimpleNamespace(
-        ssh_config=lambda: Path("/nonexistent/ssh_config"),
+        ssh_command=lambda: Path("/nonexistent/ssh"),
         ssh=fake.ssh,
         config=SimpleNamespace(nodes=lambda role: nodes if role == "hv" else []),
     )

@@ -1,14 +1,14 @@
-"""libvirt on the vnodes, through libvirt-python over Vagrant's SSH."""
+"""libvirt on the vnodes, through libvirt-python over the lab's SSH."""
 
 from __future__ import annotations
 
 import threading
 from pathlib import Path
+from urllib.parse import quote
 
 import libvirt
 
 from harness.config.facts import LIBVIRT
-from harness.host.ssh_config import ssh_settings
 
 # libvirt prints every error to stderr before raising it; the callers here handle them.
 libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
@@ -39,13 +39,11 @@ def _run_events() -> None:
         _events.start()
 
 
-def connect(ssh_config: Path, node: str) -> libvirt.virConnect:
+def connect(ssh_command: Path, node: str) -> libvirt.virConnect:
+    """libvirt on a vnode, through `ssh_command` (the lab's ssh with its config): the node's host
+    key is checked as on every other SSH call, and its address, user and key come from the config."""
     _run_events()
-    s = ssh_settings(ssh_config, node)
-    uri = (
-        f"qemu+ssh://{s.get('User', 'vagrant')}@{s['HostName']}:{s.get('Port', '22')}/system"
-        f"?keyfile={s['IdentityFile']}&no_verify=1&no_tty=1"
-    )
+    uri = f"qemu+ssh://{node}/system?command={quote(str(ssh_command), safe='/')}&no_tty=1"
     conn = libvirt.open(uri)
     conn.setKeepAlive(KEEPALIVE_INTERVAL_S, KEEPALIVE_COUNT)
     return conn

@@ -214,7 +214,7 @@ def wait_on_migration(
     The guest runs on the destination a few seconds before libvirt's job completed on the
     source: waiting for both leaves the switchover's own freeze well clear of the NFS move.
     """
-    conn = hypervisor.connect(lab.ssh_config(), vnode)
+    conn = hypervisor.connect(lab.ssh_command(), vnode)
     try:
         wait_for(
             f"the guest's migration: {what} on {vnode}",

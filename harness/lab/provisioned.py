@@ -33,7 +33,8 @@ RECIPE = (
 # Of the state folder, what the restored lab needs. ssh_config too: Vagrant learns the nodes'
 # addresses from the management network's DHCP leases, which a network defined anew has not
 # got (the restored nodes keep their leases and never ask again): "not yet ready for SSH".
-STATE = ("lab.json", "secrets", "cluster", "vagrant", "ssh_config")
+# known_hosts: a restored node does not boot, so it prints no host keys; the kept ones are its own.
+STATE = ("lab.json", "secrets", "cluster", "vagrant", "ssh_config", "known_hosts")
 DONE = "complete.json"  # written last: an entry without it was cut short and is not used
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
+from harness.lab import host_keys
 
 # Every remote command is bounded: a command stuck on a hard NFS mount must not hang the run.
 # Longer than the longest wait the harness asks a node for (crm_resource --wait on TCG: 1200 s).
@@ -27,17 +28,42 @@ class Ssh:
         self.state_dir, self.logs, self.lab_name = state_dir, logs, lab_name
         self._vagrant_config = vagrant_config
 
+    @property
+    def known_hosts(self) -> Path:
+        """The nodes' host keys, learnt from their consoles at bring-up (harness.lab.host_keys)."""
+        return self.state_dir / "known_hosts"
+
+    def forget_config(self) -> None:
+        """Made again on next use: the host keys changed."""
+        for made in (self.state_dir / "ssh_config", self.state_dir / "ssh"):
+            made.unlink(missing_ok=True)
+
     def config(self) -> Path:
-        """Vagrant's SSH config, plus one shared connection per node (see `_connect`)."""
+        """Vagrant's SSH config with the nodes' host keys checked, plus one shared connection per
+        node (see `_connect`)."""
         path = self.state_dir / "ssh_config"
         if not path.exists():
+            if not self.known_hosts.exists():
+                raise LabError(
+                    f"lab {self.lab_name}: the nodes' host keys are not known ({self.known_hosts} is missing), and "
+                    "the harness does not SSH to a node it cannot check: 'ha-lab up' learns them from the consoles"
+                )
             # An SSH handshake costs a TCG node a second or more; a test makes hundreds of calls.
             # ControlMaster stays "no": only _connect starts masters, with no pipes to hold open.
             shared = (
                 f"Host *\n  ControlMaster no\n  ControlPath {self.control_dir()}/%C\n"
-                "  ServerAliveInterval 15\n  ServerAliveCountMax 4\n"
+                "  ServerAliveInterval 15\n  ServerAliveCountMax 4\n  BatchMode yes\n"
             )
-            path.write_text(self._vagrant_config() + "\n" + shared)
+            path.write_text(host_keys.pinned(self._vagrant_config(), self.known_hosts) + "\n" + shared)
+        return path
+
+    def command(self) -> Path:
+        """`ssh` with this lab's config: what libvirt runs for a qemu+ssh:// connection to a node
+        (its `command=` parameter), so that connection checks the node's host key too."""
+        path = self.state_dir / "ssh"
+        if not path.exists():
+            path.write_text(f'#!/bin/sh\nexec ssh -F "{self.config()}" "$@"\n')
+            path.chmod(0o700)
         return path
 
     def control_dir(self) -> Path:

@@ -162,7 +162,7 @@ def collect(lab: Lab, run: RunRecord, end: Placement, migrated_to: str | None) -
     run.drbd_after = placement.drbd_states(lab)
     run.split_brain = split_brain_lines(lab)
     for vnode in (n.name for n in lab.config.nodes("hv") if n.name not in lab.down):
-        conn = hypervisor.connect(lab.ssh_config(), vnode)
+        conn = hypervisor.connect(lab.ssh_command(), vnode)
         try:
             run.guest_states[vnode] = hypervisor.guest_state(conn)
             if (run.guest_states[vnode] or "").startswith(("running", "paused")):

@@ -50,6 +50,34 @@ ExecStart=/usr/bin/ssh-keygen -q -t ecdsa -N "" -f /etc/ssh/ssh_host_ecdsa_key
 WantedBy=multi-user.target
 UNIT
 in_root systemctl enable halab-hostkeys.service
+# At every boot each node prints its host keys and their fingerprints on its serial console,
+# which only the host reads: the harness learns them there (out of band) rather than trusting
+# whatever answers first on the network, and checks them on every SSH call after.
+cat >"$root/usr/local/sbin/halab-print-hostkeys" <<'PRINT'
+#!/bin/sh
+set -eu
+for pub in /etc/ssh/ssh_host_ed25519_key.pub /etc/ssh/ssh_host_ecdsa_key.pub; do
+	key=$(cut -d' ' -f1,2 "$pub")
+	fingerprint=$(ssh-keygen -l -E sha256 -f "$pub" | cut -d' ' -f2)
+	echo "halab-hostkey $key $fingerprint"
+done >/dev/ttyS0
+echo "halab-hostkeys-done" >/dev/ttyS0
+PRINT
+chmod 0755 "$root/usr/local/sbin/halab-print-hostkeys"
+cat >"$root/etc/systemd/system/halab-print-hostkeys.service" <<'UNIT'
+[Unit]
+Description=Print the SSH host keys on the serial console, for the host to learn them
+After=halab-hostkeys.service
+Before=ssh.service
+
+[Service]
+Type=oneshot
+ExecStart=/usr/local/sbin/halab-print-hostkeys
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+in_root systemctl enable halab-print-hostkeys.service
 
 # Pacemaker owns DRBD, nfsd and the guest; the clusters are started by provisioning.
 in_root systemctl disable drbd.service nfs-server.service corosync.service pacemaker.service 2>/dev/null || true
