@@ -6,6 +6,7 @@ import ipaddress
 import stat
 import subprocess
 import tempfile
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,9 +14,9 @@ import pytest
 from harness.cluster import placement
 from harness.config.facts import FENCE, PATHS
 from harness.config.lab import REPO, node_names
+from harness.host import fencing
 from harness.host import network as host_network
 from harness.host.box import BOX_DIR
-from harness.host.fencing import FENCE_KEY
 from harness.lab.handle import Lab
 
 pytestmark = [pytest.mark.smoke]
@@ -29,11 +30,13 @@ def test_secrets_are_per_lab_and_private(lab: Lab) -> None:
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700, f"{folder} is not 0700"
     private = [p for p in folder.iterdir() if p.suffix != ".pub"]
     names = {p.name for p in private}
-    assert {"hacluster", FENCE_KEY, "migration_key"} <= names, names
+    fence_keys = {fencing.key_name(role) for role in fencing.ROLES}
+    assert {"hacluster", "migration_key", *fence_keys} <= names, names
     for path in private:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, f"{path} is {oct(path.stat().st_mode)}, not 0600"
     assert len((folder / "hacluster").read_text().strip()) >= 20, "the hacluster password is short"
-    assert (folder / FENCE_KEY).stat().st_size >= 128
+    keys = [(folder / name).read_bytes() for name in fence_keys]
+    assert all(len(k) >= 128 for k in keys) and len(set(keys)) == len(keys), "the clusters share a fence key"
 
 
 def test_the_hacluster_password_is_never_printed(lab: Lab) -> None:
@@ -106,16 +109,62 @@ def test_root_ssh_between_vnodes_serves_migration_and_nothing_else(lab: Lab) -> 
         assert not {"id_ed25519", "migration_key", "hv-corosync-authkey"} & set(held), f"{nas} holds {held}"
 
 
+def _another_key(tmp: Path) -> str:
+    key = tmp / "other"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    return " ".join(key.with_suffix(".pub").read_text().split()[:2])
+
+
+@pytest.mark.parametrize("node", ALL_NODES)
+def test_ssh_to_a_node_checks_the_host_key_its_console_printed(lab: Lab, node: str, tmp_path: Path) -> None:
+    config = lab.ssh_config().read_text()
+    assert "StrictHostKeyChecking no" not in config and "UserKnownHostsFile /dev/null" not in config
+    known = lab.files.known_hosts.read_text()
+    mine = [line for line in known.splitlines() if line.split()[0].split(",")[0] == node]
+    assert mine, f"{node} is not in {lab.files.known_hosts}"
+    # Positive control: a connection of its own (no shared one) with the learnt keys gets in.
+    base = ["ssh", "-F", str(lab.ssh_config()), "-o", "ControlPath=none", node, "true"]
+    got_in = subprocess.run(base, capture_output=True, text=True, timeout=120)
+    assert got_in.returncode == 0, f"ssh {node} with its learnt key: {got_in.stderr}"
+    # The same connection, with another key on file for the node, is refused.
+    wrong = tmp_path / "known_hosts"
+    wrong.write_text("".join(f"{line.split()[0]} {_another_key(tmp_path)}\n" for line in mine[:1]))
+    refused = subprocess.run(
+        [*base[:-2], "-o", f"UserKnownHostsFile={wrong}", node, "true"], capture_output=True, text=True, timeout=120
+    )
+    assert refused.returncode == 255 and "Host key verification failed" in refused.stderr, (
+        f"ssh {node} with another key on file: exit {refused.returncode}, {refused.stderr.strip()}"
+    )
+
+
+def test_root_ssh_between_vnodes_checks_host_keys(lab: Lab) -> None:
+    source, target = (n.name for n in lab.config.nodes("hv"))
+    host = lab.host(source)
+    # Positive control: what a migration runs (root's SSH, its own known_hosts) gets to libvirt.
+    reached = host.run(f"sudo virsh -c qemu+ssh://{target}/system hostname")
+    assert reached.rc == 0 and reached.stdout.strip() == target, f"{reached.stdout}{reached.stderr}"
+    # The same SSH with another key on file for the target, and with none, is refused before any login.
+    other = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKy2vU7rOBOgaaE8mBkvL3CUXkKOFRmpbmCrZvdgnTM0"
+    for known in (f"echo '{target} {other}' >/tmp/wrong-known", ": >/tmp/wrong-known"):
+        tried = host.run(
+            f"{known}; sudo ssh -o BatchMode=yes -o UserKnownHostsFile=/tmp/wrong-known {target} true </dev/null"
+        )
+        assert tried.rc == 255 and "Host key verification failed" in tried.stderr, (
+            f"root SSH {source} -> {target} with a wrong known_hosts: {tried.rc} {tried.stderr.strip()}"
+        )
+
+
 OUTSIDER_XML = """<domain type='qemu'><name>{name}</name><memory unit='MiB'>16</memory>
 <os><type arch='x86_64'>hvm</type></os></domain>"""
 
 
-def fence_status(lab: Lab, node: str, domain: str) -> Any:
+def fence_status(lab: Lab, node: str, domain: str, role: str | None = None) -> Any:
     """fence_xvm's status request from a node, as its cluster's fence device sends it (status
-    powers nothing); testinfra's result."""
+    powers nothing), signed with the node's key and sent to `role`'s fence port (default: its own
+    cluster's); testinfra's result."""
+    port = lab.config.fence_ports[role or lab.config.role_of(node)]
     return lab.host(node).run(
-        f"timeout 120 fence_xvm -a {FENCE.multicast} -p {lab.config.fence_port} -k {FENCE.key_file} "
-        f"-H {domain} -o status -t 20"
+        f"timeout 120 fence_xvm -a {FENCE.multicast} -p {port} -k {FENCE.key_file} -H {domain} -o status -t 20"
     )
 
 
@@ -139,3 +188,16 @@ def test_a_node_may_fence_only_its_own_cluster(lab: Lab) -> None:
             assert refused.rc not in (0, 2), f"{hv} got the status of {target}: {refused.stdout}"
     finally:
         host_network.virsh("undefine", outsider)
+
+
+def test_a_clusters_fence_key_opens_only_its_own_fence_virtd(lab: Lab) -> None:
+    """Each cluster signs with its own key, on its own port: a vnode's request sent to the NAS
+    cluster's fence_virtd is ignored, for a NAS node's domain too. Positive control: the same
+    request from the NAS node's peer, with the NAS key, is answered."""
+    hv = lab.config.nodes("hv")[0].name
+    nas, nas_peer = (n.name for n in lab.config.nodes("nas"))
+    target = f"{lab.config.domain_prefix}{nas}"
+    own = fence_status(lab, nas_peer, target)
+    assert own.rc == 0, f"{nas_peer} cannot ask for its peer's status: {own.stdout}{own.stderr}"
+    foreign = fence_status(lab, hv, target, role="nas")
+    assert foreign.rc not in (0, 2), f"{hv}'s key opened the NAS cluster's fence_virtd: {foreign.stdout}"

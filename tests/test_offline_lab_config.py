@@ -309,14 +309,17 @@ def test_the_nas_nodes_may_run_a_monitor_beside_the_next_start(tmp_path: Path, l
 
 def test_fencing_reaches_each_nodes_own_domain_and_never_both_at_once(tmp_path: Path, lab_json: Path) -> None:
     lab = json.loads(lab_json.read_text())
-    for script, nodes in (("hv-resources.sh", ["vnode2", "vnode3"]), ("nas-resources.sh", ["nas1", "nas2"])):
+    for script, role, nodes in (
+        ("hv-resources.sh", "hv", ["vnode2", "vnode3"]),
+        ("nas-resources.sh", "nas", ["nas1", "nas2"]),
+    ):
         cib = build_cib(tmp_path, lab_json, script).read_text()
         assert re.search(r'name="stonith-enabled" value="true"', cib)
         params = dict(
             re.findall(r'<nvpair id="fence_\w+-instance_attributes-([\w-]+)" name="[\w-]+" value="([^"]*)"', cib)
         )
         assert params["pcmk_host_map"] == ";".join(f"{n}:{lab['domain_prefix']}{n}" for n in nodes)
-        assert params["ipport"] == str(lab["fence_port"]) and params["key_file"] == "/etc/cluster/fence_xvm.key"
+        assert params["ipport"] == str(lab["fence_ports"][role]) and params["key_file"] == "/etc/cluster/fence_xvm.key"
         delays = dict(item.split(":") for item in params["pcmk_delay_base"].split(";"))
         assert sorted(delays) == nodes and len(set(delays.values())) == 2, delays
 

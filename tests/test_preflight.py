@@ -46,3 +46,15 @@ def test_too_little_memory_is_refused(tmp_path: Path) -> None:
     config = LabConfig(observer_port=47311, fence_port=47312, state_root=tmp_path)
     with pytest.raises(LabConfigError, match=r"^2000 MiB of memory available; a lab needs about \d+ MiB"):
         preflight.check(config, images=tmp_path, meminfo=meminfo(tmp_path, 2_048_000), disk_gib=0)
+
+
+def test_a_taken_nas_fence_port_is_refused(tmp_path: Path) -> None:
+    """The NAS cluster's fence_virtd listens on the port after fence_port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as holder:
+        holder.bind(("0.0.0.0", 0))
+        port = holder.getsockname()[1]
+        if port <= 1024 or port - 1 == 47311:
+            pytest.skip("the kernel gave a port this test cannot put after fence_port")
+        config = LabConfig(observer_port=47311, fence_port=port - 1, state_root=tmp_path)
+        with pytest.raises(LabConfigError, match=rf"UDP port {port} \(fence_port \+ 1\) is taken.*another fence_port"):
+            preflight.check(config, images=tmp_path, meminfo=meminfo(tmp_path, 20_000_000), disk_gib=0)

@@ -29,12 +29,13 @@ def _drbd(lab: Lab) -> str:
 
 
 def _fencing(lab: Lab, state: Callable[[str], ClusterState]) -> str:
-    pid = fencing.running_pid(lab.state_dir)
-    daemon = f"fence_virtd pid {pid}" if pid else "fence_virtd NOT running ('ha-lab up' starts it)"
-    devices = [
-        f"{RESOURCES.fence}{role} on {_where(state(role), f'{RESOURCES.fence}{role}')}" for role in ("hv", "nas")
-    ]
-    return f"{daemon}; {'; '.join(devices)}"
+    pids = fencing.running_pids(lab.state_dir)
+    parts = []
+    for role in fencing.ROLES:
+        daemon = f"fence_virtd pid {pids[role]}" if role in pids else "fence_virtd NOT running ('ha-lab up' starts it)"
+        device = f"{RESOURCES.fence}{role}"
+        parts.append(f"{role}: {daemon}, {device} on {_where(state(role), device)}")
+    return "; ".join(parts)
 
 
 def _last_run(artifacts: Path) -> str:

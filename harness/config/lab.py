@@ -71,7 +71,7 @@ class LabConfig:
     name: str = "halab"
     subnet: str = "10.77.0.0/24"
     observer_port: int = 47000
-    fence_port: int = 47001  # UDP, fence_virtd's multicast listener: one per lab on a host
+    fence_port: int = 47001  # UDP: the hypervisors' fence_virtd; the NAS nodes' listens on the next port
     state_root: Path = field(default_factory=default_state_root)
 
     def __post_init__(self) -> None:
@@ -87,11 +87,15 @@ class LabConfig:
             raise LabConfigError(f"subnet {self.subnet}: the lab wants a private /24, such as 10.77.0.0/24")
         if int(net.network_address) + 3 * 256 > int(ipaddress.IPv4Address("255.255.255.255")):
             raise LabConfigError(f"subnet {self.subnet}: the two /24s after it must exist too")
-        for key in ("observer_port", "fence_port"):
-            if not 1024 <= getattr(self, key) <= 65535:
-                raise LabConfigError(f"{key} {getattr(self, key)}: use 1024-65535")
-        if self.fence_port == self.observer_port:
-            raise LabConfigError(f"fence_port and observer_port are both {self.fence_port}: give them different ports")
+        if not 1024 <= self.observer_port <= 65535:
+            raise LabConfigError(f"observer_port {self.observer_port}: use 1024-65535")
+        if not 1024 <= self.fence_port <= 65534:
+            raise LabConfigError(f"fence_port {self.fence_port}: use 1024-65534 (the NAS cluster's is the next one)")
+        if self.observer_port in self.fence_ports.values():
+            raise LabConfigError(
+                f"observer_port {self.observer_port} is one of the fence ports {sorted(self.fence_ports.values())} "
+                "(fence_port and the one after it): give them different ports"
+            )
 
     @classmethod
     def load(cls, path: Path | None = None, **overrides: object) -> LabConfig:
@@ -189,6 +193,11 @@ class LabConfig:
         return str(nets[0])
 
     @property
+    def fence_ports(self) -> dict[str, int]:
+        """Each cluster's fence_virtd listens on a port of its own, with a key of its own."""
+        return {"hv": self.fence_port, "nas": self.fence_port + 1}
+
+    @property
     def owner(self) -> str:
         """What each of this lab's domains carries as its description, to be told from another's."""
         return f"{OWNER_MARK} {self.state_dir.resolve()}"
@@ -229,7 +238,7 @@ class LabConfig:
             "nfs_clients": self.hypervisor_clients,
             "guest_ip": self.guest_ip,
             "observer": f"{self.host_ip}:{self.observer_port}",
-            "fence_port": self.fence_port,
+            "fence_ports": self.fence_ports,
             "timings": TIMINGS[accel].__dict__,
             "probe": PROBE.__dict__,
             **facts.render(),  # resources, paths, drbd, nfs, libvirt, fence (harness/config/facts.py)

@@ -1,14 +1,17 @@
 """The host's side of fencing: fence_virtd, libvirt backend, listening for the lab's fence_xvm.
 
 The nodes' fence_xvm multicasts a signed request on the lab network; fence_virtd on the
-host checks it with the lab's key, then powers the named libvirt domain off and on
-(a reboot) or off. There is no systemd here to run the daemon, so the harness does,
-one per lab, on the lab's own port and bridge, with its pid file in the lab's state
-(found by its config file when the pid file is gone).
+host checks it with the cluster's key, then powers the named libvirt domain off and on
+(a reboot) or off. One fence_virtd per cluster (it has one key per listener), each on its
+own port with its own key, obeying only its cluster's nodes and only for their domains:
+neither cluster's key opens the other's nodes, nor anything else on the host. There is no
+systemd here to run them, so the harness does, with their pid files in the lab's state
+(found by their config files when a pid file is gone).
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import secrets
@@ -24,43 +27,44 @@ from harness.host import network as host_network
 from harness.host.preflight import udp_port_free
 from harness.waiting import WaitTimeout, wait_for
 
-FENCE_KEY = Path(FENCE.key_file).name  # in the lab's secrets folder; FENCE.key_file on the nodes
+ROLES = ("hv", "nas")
 DAEMON = "/usr/sbin/fence_virtd"
 START_TIMEOUT_S = 30.0
+
+
+def key_name(role: str) -> str:
+    """A cluster's fence key in the lab's secrets folder (FENCE.key_file on its nodes)."""
+    return f"fence_xvm-{role}.key"
 
 
 class FencingError(HarnessError):
     """fence_virtd cannot serve the lab; the message says what to do."""
 
 
-def write_key(secrets_dir: Path) -> Path:
-    """The lab's fence key: 4 KiB of random bytes, mode 0600, made once."""
-    key = secrets_dir / FENCE_KEY
+def write_key(secrets_dir: Path, role: str) -> Path:
+    """A cluster's fence key: 4 KiB of random bytes, mode 0600, made once."""
+    key = secrets_dir / key_name(role)
     if not key.exists():
         key.touch(mode=0o600)
         key.write_bytes(secrets.token_bytes(4096))
     return key
 
 
-def render_groups(config: LabConfig) -> str:
-    """One group per cluster: a request is obeyed only from a node's lab address and only for
-    a domain of that node's own cluster (fence_virtd checks the sender against the group's
-    addresses and the target against its members), so no node can power-cycle another
-    cluster's node, or anything else on the host."""
-    groups = []
-    for role in ("hv", "nas"):
-        nodes = config.nodes(role)
-        lines = [f'        name = "{config.name}-{role}";']
-        lines += [f'        ip = "{config.lab_ip(n.offset)}";' for n in nodes]
-        lines += [f'        uuid = "{config.domain_prefix}{n.name}";' for n in nodes]
-        groups.append("    group {\n" + "\n".join(lines) + "\n    }")
-    return "groups {\n" + "\n".join(groups) + "\n}\n"
+def render_group(config: LabConfig, role: str) -> str:
+    """The cluster's group: a request is obeyed only from one of its nodes' lab addresses and
+    only for one of its nodes' domains (fence_virtd checks the sender against the group's
+    addresses and the target against its members)."""
+    nodes = config.nodes(role)
+    lines = [f'        name = "{config.name}-{role}";']
+    lines += [f'        ip = "{config.lab_ip(n.offset)}";' for n in nodes]
+    lines += [f'        uuid = "{config.domain_prefix}{n.name}";' for n in nodes]
+    return "groups {\n    group {\n" + "\n".join(lines) + "\n    }\n}\n"
 
 
-def render_conf(config: LabConfig, key: Path, bridge: str) -> str:
-    """fence_virtd's configuration: multicast listener on the lab's bridge, libvirt backend,
-    requests limited to each cluster's own domains."""
-    return f"""# Written by the harness (harness/host/fencing.py) for lab {config.name}.
+def render_conf(config: LabConfig, role: str, key: Path, bridge: str) -> str:
+    """One cluster's fence_virtd: multicast listener on the lab's bridge and the cluster's port,
+    signed with the cluster's key, libvirt backend, its group."""
+    return f"""# Written by the harness (harness/host/fencing.py) for lab {config.name}, cluster {role}.
 fence_virtd {{
     listener = "multicast";
     backend = "libvirt";
@@ -69,7 +73,7 @@ listeners {{
     multicast {{
         key_file = "{key}";
         address = "{FENCE.multicast}";
-        port = "{config.fence_port}";
+        port = "{config.fence_ports[role]}";
         family = "ipv4";
         interface = "{bridge}";
     }}
@@ -79,58 +83,81 @@ backends {{
         uri = "qemu:///system";
     }}
 }}
-{render_groups(config)}"""
+{render_group(config, role)}"""
 
 
-def _files(state_dir: Path) -> tuple[Path, Path, Path]:
-    folder = state_dir / "fence_virtd"
-    return folder / "fence_virt.conf", folder / "fence_virtd.pid", state_dir / "logs" / "fence_virtd.log"
+def _folder(state_dir: Path) -> Path:
+    return state_dir / "fence_virtd"
 
 
-def running_pid(state_dir: Path) -> int | None:
-    """The pid of this lab's fence_virtd, if it runs: the one its pid file names, else any
-    fence_virtd started with this lab's config file (a lost pid file must not orphan it)."""
-    conf, pid_file, _ = _files(state_dir)
-    try:
-        named = [int(pid_file.read_text().split()[0])]
-    except (OSError, ValueError, IndexError):
-        named = []
-    others = (int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit())
-    return next((pid for pid in (*named, *others) if _serves(pid, conf)), None)
+def _files(state_dir: Path, role: str) -> tuple[Path, Path, Path]:
+    folder = _folder(state_dir)
+    return folder / f"{role}.conf", folder / f"{role}.pid", state_dir / "logs" / f"fence_virtd-{role}.log"
 
 
-def _serves(pid: int, conf: Path) -> bool:
+def running_pids(state_dir: Path) -> dict[str, int]:
+    """Each running fence_virtd of this lab, by the config it was started with (its name: the
+    cluster's role): the ones the pid files name, and any other started with a config file in
+    this lab's folder (a lost pid file must not orphan one, nor must one of older code)."""
+    named = []
+    for pid_file in _folder(state_dir).glob("*.pid"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            named.append(int(pid_file.read_text().split()[0]))
+    found: dict[str, int] = {}
+    for pid in (*named, *(int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit())):
+        conf = _config_of(pid)
+        if conf is not None and conf.parent == _folder(state_dir):
+            found.setdefault(conf.stem, pid)
+    return found
+
+
+def _config_of(pid: int) -> Path | None:
+    """The config file a fence_virtd process was started with (-f), or None for any other process."""
     try:
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
-        return False
-    pairs = itertools.pairwise(argv)
-    return Path(argv[0].decode(errors="replace")).name == "fence_virtd" and (b"-f", str(conf).encode()) in pairs
+        return None
+    if Path(argv[0].decode(errors="replace")).name != "fence_virtd":
+        return None
+    return next((Path(value.decode()) for flag, value in itertools.pairwise(argv) if flag == b"-f"), None)
 
 
-def ensure_running(config: LabConfig, secrets_dir: Path) -> int:
-    """Start this lab's fence_virtd unless it runs with the config this code writes (one with an
-    older config, such as one without the clusters' groups, is restarted); return its pid."""
+def ensure_running(config: LabConfig, secrets_dir: Path) -> dict[str, int]:
+    """Start each cluster's fence_virtd unless it runs with the config this code writes (one with
+    an older config is restarted, one of older code stopped); return their pids by role. A taken
+    port is refused before anything is started or written."""
     state_dir = config.state_dir
-    pid = running_pid(state_dir)
-    if pid is not None:
-        conf = _files(state_dir)[0]
-        wanted = render_conf(config, write_key(secrets_dir), host_network.bridge_of(config.network_names["lab"]))
-        if conf.exists() and conf.read_text() == wanted:
-            return pid
-        stop(state_dir)
-    if not Path(DAEMON).exists():
+
+    def wanted(role: str) -> str:
+        bridge = host_network.bridge_of(config.network_names["lab"])
+        return render_conf(config, role, write_key(secrets_dir, role), bridge)
+
+    for name, pid in running_pids(state_dir).items():
+        conf = _files(state_dir, name)[0]
+        if name not in ROLES or not conf.exists() or conf.read_text() != wanted(name):
+            _kill(pid)
+    running = running_pids(state_dir)
+    missing = [role for role in ROLES if role not in running]
+    if missing and not Path(DAEMON).exists():
         raise FencingError(f"{DAEMON} is missing: install fence-virtd (bash bootstrap.sh does)")
-    if not udp_port_free(config.fence_port):
-        raise FencingError(
-            f"UDP port {config.fence_port} is taken (another lab's or the system's fence_virtd?): "
-            "set fence_port in lab.toml to a free one, or stop that daemon"
-        )
-    bridge = host_network.bridge_of(config.network_names["lab"])
-    conf, pid_file, log = _files(state_dir)
+    for role in missing:
+        port = config.fence_ports[role]
+        if not udp_port_free(port):
+            raise FencingError(
+                f"UDP port {port} (the {role} cluster's fence port) is taken (another lab's or the system's "
+                "fence_virtd?): set fence_port in lab.toml so that it and the next one are free, or stop that daemon"
+            )
+    for role in missing:
+        running[role] = _start(config, role, wanted(role))
+    return running
+
+
+def _start(config: LabConfig, role: str, text: str) -> int:
+    state_dir, port = config.state_dir, config.fence_ports[role]
+    conf, pid_file, log = _files(state_dir, role)
     conf.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     log.parent.mkdir(parents=True, exist_ok=True)
-    conf.write_text(render_conf(config, write_key(secrets_dir), bridge))
+    conf.write_text(text)
     conf.chmod(0o600)  # fence_virtd would do it, and say so in a syslog nobody reads here
     # -F: stay in the foreground (no systemd to supervise it); -w: wait for libvirt instead of exiting.
     with open(log, "ab") as out:
@@ -140,28 +167,29 @@ def ensure_running(config: LabConfig, secrets_dir: Path) -> int:
         )  # fmt: skip
     try:
         wait_for(
-            f"fence_virtd listening on UDP {config.fence_port}",
+            f"the {role} cluster's fence_virtd listening on UDP {port}",
             START_TIMEOUT_S,
-            lambda: running_pid(state_dir) is not None and not udp_port_free(config.fence_port),
+            lambda: role in running_pids(state_dir) and not udp_port_free(port),
             every_s=0.5,
         )
     except WaitTimeout as err:
         raise FencingError(f"{err}: see {log}") from err
-    pid = running_pid(state_dir)
-    assert pid is not None  # the wait just saw it
-    return pid
+    return running_pids(state_dir)[role]
 
 
-def stop(state_dir: Path) -> bool:
-    """Stop this lab's fence_virtd; True if one ran."""
-    pid = running_pid(state_dir)
-    if pid is None:
-        return False
-    os.kill(pid, signal.SIGTERM)
-    for _ in range(50):
-        if not Path(f"/proc/{pid}").exists():
-            break
-        time.sleep(0.1)
-    else:
+def _kill(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):  # gone on its own meanwhile
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(50):
+            if not Path(f"/proc/{pid}").exists():
+                return
+            time.sleep(0.1)
         os.kill(pid, signal.SIGKILL)
-    return True
+
+
+def stop(state_dir: Path) -> list[str]:
+    """Stop every fence_virtd of this lab; which ones ran."""
+    running = running_pids(state_dir)
+    for pid in running.values():
+        _kill(pid)
+    return sorted(running)

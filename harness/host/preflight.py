@@ -34,10 +34,13 @@ def check(
     config: LabConfig, images: Path = IMAGES, meminfo: Path = Path("/proc/meminfo"), disk_gib: int = DISK_NEEDED_GIB
 ) -> None:
     """Refuse a new lab the host cannot hold, naming what to change; nothing is changed."""
-    for key in ("observer_port", "fence_port"):
-        port = getattr(config, key)
+    ports = {"observer_port": config.observer_port} | {
+        f"fence_port{'' if role == 'hv' else ' + 1'}": port for role, port in config.fence_ports.items()
+    }
+    for what, port in ports.items():
         if not udp_port_free(port):
-            raise LabConfigError(f"UDP port {port} ({key}) is taken on this host: set another {key} in lab.toml")
+            key = what.split()[0]
+            raise LabConfigError(f"UDP port {port} ({what}) is taken on this host: set another {key} in lab.toml")
     where = images if images.exists() else next(p for p in images.parents if p.exists())
     free_gib = shutil.disk_usage(where).free / 2**30
     if free_gib < disk_gib:

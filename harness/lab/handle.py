@@ -23,8 +23,8 @@ from harness.host import domains, fencing, preflight, snapshots
 from harness.host import network as host_network
 from harness.host.box import ensure_box
 from harness.host.guest_image import GuestImage, build_guest_image
+from harness.lab import host_keys, provisioned
 from harness.lab import provision as provisioning
-from harness.lab import provisioned
 from harness.lab.machines import Machines
 from harness.lab.ssh import TIMEOUT_S, LabError, Ssh
 from harness.probe.observer import Observer
@@ -149,6 +149,8 @@ class Lab:
             provisioning.write_config(self.config, self.files, accel, box.name)
             with phases.timed("vagrant up", self.progress):
                 self.machines.up(self.progress)
+            if not self.files.known_hosts.exists():
+                self.learn_host_keys()
             self.start_fencing()
             with phases.timed("provisioning", self.progress):
                 provisioning.provision(self.config, self.files, self.remote, image, self.progress)
@@ -186,14 +188,32 @@ class Lab:
         """Provision a running lab again: lab.json and the clusters' files as this code makes them
         (a lab brought up by older code gets what changed since), keys and passwords kept."""
         image = image or build_guest_image(progress=self.progress)
+        if not self.files.known_hosts.exists():  # a lab brought up before the keys were learnt
+            self.learn_host_keys()
         box = str(json.loads(self.lab_json.read_text())["box"])
         provisioning.write_config(self.config, self.files, self.accel(), box)
         provisioning.provision(self.config, self.files, self.remote, image, self.progress)
 
+    def learn_host_keys(self) -> None:
+        """Each node's host keys, from its serial console (harness.lab.host_keys), into known_hosts
+        under its name and lab address: the harness's SSH checks them from now on, and so does
+        root's SSH between the vnodes (provisioning gives them the file)."""
+        keys = {
+            f"{node.name},{self.config.lab_ip(node.offset)}": host_keys.read_console(
+                node.name, self.console_dir / f"{node.name}.log"
+            )
+            for node in self.config.nodes()
+        }
+        self.files.known_hosts.write_text(host_keys.known_hosts(keys))
+        self.remote.forget_config()
+        shown = ", ".join(f"{names.split(',')[0]} {k.fingerprint}" for names, ks in keys.items() for k in ks[:1])
+        self.progress(f"lab: host keys learnt from the consoles ({shown})")
+
     def start_fencing(self) -> None:
-        """The host's fence_virtd for this lab (no systemd runs it): the clusters' fencing goes through it."""
-        pid = fencing.ensure_running(self.config, self.secrets)
-        self.progress(f"lab: fence_virtd listening (pid {pid}), log {self.logs / 'fence_virtd.log'}")
+        """The host's fence_virtd for each cluster (no systemd runs them): the clusters' fencing goes through them."""
+        pids = fencing.ensure_running(self.config, self.secrets)
+        shown = ", ".join(f"{role} pid {pid} on UDP {self.config.fence_ports[role]}" for role, pid in pids.items())
+        self.progress(f"lab: fence_virtd listening ({shown}), logs {self.logs}/fence_virtd-*.log")
 
     # --- node access -----------------------------------------------------
     def ssh(
@@ -209,6 +229,9 @@ class Lab:
 
     def ssh_config(self) -> Path:
         return self.remote.config()
+
+    def ssh_command(self) -> Path:
+        return self.remote.command()
 
     def clock_offset_ns(self, node: str) -> int:
         return self.remote.clock_offset_ns(node)
@@ -309,7 +332,7 @@ class Lab:
         made from another state folder is refused (nothing changed) unless forced."""
         if not force:
             host_network.refuse_foreign(self.config)
-        stopped = ["fence_virtd"] if fencing.stop(self.state_dir) else []
+        stopped = [f"fence_virtd ({role})" for role in fencing.stop(self.state_dir)]
         if self.exists():
             if (self.state_dir / "ssh_config").exists():
                 for node in self.config.nodes():

@@ -16,7 +16,6 @@ from harness.config.lab import REPO, LabConfig
 from harness.config.timings import TIMINGS
 from harness.host import fencing
 from harness.host.cluster_files import write_cluster_cibs, write_cluster_files
-from harness.host.fencing import FENCE_KEY
 from harness.host.guest_image import GuestImage
 from harness.lab.ssh import LabError, Ssh
 
@@ -42,6 +41,11 @@ class LabFiles:
     def cluster(self) -> Path:
         return self.state_dir / "cluster"
 
+    @property
+    def known_hosts(self) -> Path:
+        """The nodes' host keys as learnt from their consoles (harness.lab.host_keys)."""
+        return self.state_dir / "known_hosts"
+
 
 def write_config(config: LabConfig, files: LabFiles, accel: str, box: str) -> None:
     """lab.json, the secrets (made once, kept after) and each cluster's files."""
@@ -53,7 +57,8 @@ def write_config(config: LabConfig, files: LabFiles, accel: str, box: str) -> No
     if not password.exists():
         password.touch(mode=0o600)
         password.write_text(secrets.token_urlsafe(18))
-    fencing.write_key(files.secrets)
+    for role in fencing.ROLES:
+        fencing.write_key(files.secrets, role)
     write_cluster_files(config, TIMINGS[accel].corosync_token_ms, files.cluster, files.secrets)
     write_cluster_cibs(files.lab_json, files.cluster)
     key = files.secrets / "migration_key"
@@ -103,6 +108,7 @@ def upload(ssh: Ssh, node: str, files: LabFiles, role: str, image: GuestImage | 
         tar.add(files.lab_json, arcname="lab.json")
         tar.add(files.secrets, arcname="secrets", filter=secrets_for(role))
         tar.add(files.cluster, arcname="cluster")
+        tar.add(files.known_hosts, arcname="known_hosts")  # root's SSH between the vnodes checks them
         if image:
             tar.add(image.kernel, arcname="guest-image/vmlinuz")
             tar.add(image.initrd, arcname="guest-image/initrd.img")
@@ -117,7 +123,7 @@ def upload(ssh: Ssh, node: str, files: LabFiles, role: str, image: GuestImage | 
 def secrets_for(role: str) -> Callable[[tarfile.TarInfo], tarfile.TarInfo | None]:
     """Each node gets only the secrets its role uses: a NAS never holds the vnodes' migration key."""
     wanted = {"secrets", "secrets/hacluster", f"secrets/{role}-corosync-authkey", f"secrets/{role}-pacemaker-authkey"}
-    wanted |= {f"secrets/{FENCE_KEY}"}
+    wanted |= {f"secrets/{fencing.key_name(role)}"}
     if role == "hv":
         wanted |= {"secrets/migration_key", "secrets/migration_key.pub"}
 

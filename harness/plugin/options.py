@@ -91,6 +91,8 @@ MODULE_ORDER = (
     "test_moves",
     "test_controls",
     "test_faults",
+    "test_known_good",
+    "test_teardown",  # destroys the lab (and brings it back): last
 )
 
 

@@ -69,10 +69,11 @@ if [ "$(loginctl show-user vagrant --property=Linger --value 2>/dev/null)" != ye
 	log "vagrant's user manager lingers"
 fi
 
-# Fencing: fence_xvm signs its requests to the host's fence_virtd with the lab's key.
+# Fencing: fence_xvm signs its requests to the host's fence_virtd with its cluster's key
+# (the other cluster's fence_virtd, with the other key, ignores them).
 fence_key=$(lab fence.key_file)
 install -d -m 0755 "$(dirname "$fence_key")"
-install_if_changed "$here/secrets/$(basename "$fence_key")" "$fence_key" 0600 || true
+install_if_changed "$here/secrets/fence_xvm-$role.key" "$fence_key" 0600 || true
 
 # Cluster membership: corosync.conf and the keys were made on the host, the
 # same for both nodes of a cluster (harness/host/cluster_files.py), like the CIBs
