@@ -37,3 +37,16 @@ def test_a_failed_command_shows_its_output_and_exit(ssh: LocalSsh) -> None:
 
 def test_a_command_within_its_timeout_returns_its_output(ssh: LocalSsh) -> None:
     assert ssh.run("nas1", "echo fine", timeout=30) == "fine\n"
+
+
+def test_without_learnt_host_keys_no_ssh_config_is_made(tmp_path: Path) -> None:
+    """The harness does not SSH to a node whose key it could not check; it says how to learn them."""
+    ssh = Ssh(tmp_path, tmp_path, "t", lambda: "Host nas1\n  HostName 10.0.0.1\n  StrictHostKeyChecking no\n")
+    with pytest.raises(LabError, match=r"host keys are not known .*'ha-lab up' learns them"):
+        ssh.config()
+    assert not (tmp_path / "ssh_config").exists()
+    ssh.known_hosts.write_text("nas1,10.77.0.21 ssh-ed25519 AAAA\n")
+    text = ssh.config().read_text()
+    assert "StrictHostKeyChecking yes" in text and "StrictHostKeyChecking no" not in text
+    wrapper = ssh.command()
+    assert wrapper.read_text() == f'#!/bin/sh\nexec ssh -F "{tmp_path / "ssh_config"}" "$@"\n'
