@@ -62,7 +62,7 @@ def test_guest_runs_on_one_vnode_as_libvirt_and_pacemaker_say(lab: Lab) -> None:
     [where] = cluster_state(lab, lab.config.nodes("hv")[0].name).where(RESOURCES.guest)
     states = {}
     for node in CLUSTERS["hv"]:
-        conn = hypervisor.connect(lab.ssh_config(), node)
+        conn = hypervisor.connect(lab.ssh_command(), node)
         try:
             states[node] = hypervisor.guest_state(conn)
         finally:

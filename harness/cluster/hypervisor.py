@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 from urllib.parse import quote
@@ -9,6 +10,7 @@ from urllib.parse import quote
 import libvirt
 
 from harness.config.facts import LIBVIRT
+from harness.errors import HarnessError
 
 # libvirt prints every error to stderr before raising it; the callers here handle them.
 libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
@@ -42,6 +44,12 @@ def _run_events() -> None:
 def connect(ssh_command: Path, node: str) -> libvirt.virConnect:
     """libvirt on a vnode, through `ssh_command` (the lab's ssh with its config): the node's host
     key is checked as on every other SSH call, and its address, user and key come from the config."""
+    if not os.access(ssh_command, os.X_OK):
+        # libvirt would run it on the far side of a pipe and say only "Permission denied".
+        raise HarnessError(
+            f"{ssh_command} is not an executable ssh command: pass the lab's ssh wrapper (Lab.ssh_command()), "
+            "not its config file"
+        )
     _run_events()
     uri = f"qemu+ssh://{node}/system?command={quote(str(ssh_command), safe='/')}&no_tty=1"
     conn = libvirt.open(uri)
