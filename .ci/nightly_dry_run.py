@@ -17,16 +17,20 @@ The clone stays in LOG_DIR/workspace with the run folder (artifacts/) the upload
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+
+CLEANUP_GRACE_S = 600.0
 
 REPO = Path(__file__).resolve().parent.parent
 WORKFLOW = REPO / ".github" / "workflows" / "nightly-e2e.yml"
@@ -54,7 +58,7 @@ class Step:
 class Job:
     env: dict[str, str]
     steps: list[Step]
-    timeout_minutes: int
+    timeout_minutes: float
 
 
 def _substitute(text: str, inputs: dict[str, str], where: str) -> str:
@@ -163,6 +167,11 @@ def _upload(step: Step, workspace: Path) -> str:
     return f"would upload {len(files)} file(s) from {path}"
 
 
+def _end_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, 9)
+
+
 def run(job: Job, workspace: Path, log_dir: Path, summary: Path) -> list[tuple[str, str, float]]:
     """Each step's name, outcome and seconds; a run step's output goes to the terminal and its log."""
     results: list[tuple[str, str, float]] = []
@@ -196,16 +205,24 @@ def run(job: Job, workspace: Path, log_dir: Path, summary: Path) -> list[tuple[s
         log = log_dir / f"step-{number:02d}.log"
         with log.open("w") as out:
             proc = subprocess.Popen([*SHELL, str(script)], cwd=workspace, env=env, stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, text=True)  # fmt: skip
+                                    stderr=subprocess.STDOUT, text=True, start_new_session=True)  # fmt: skip
             assert proc.stdout is not None
+            # The job's timeout, as GitHub enforces it: also a step that prints nothing more is ended.
+            # The step's whole process group: a child left holding the pipe would keep the loop below.
+            # After the deadline GitHub still runs the always() steps (the destroy): so does this, bounded.
+            limit = deadline - time.monotonic()
+            timer = threading.Timer(limit if limit > 0 else CLEANUP_GRACE_S, _end_group, (proc.pid,))
+            timer.start()
+            # Line by line to both, so a long step can be followed while it runs.
             for line in proc.stdout:
                 sys.stdout.write(line)
+                sys.stdout.flush()
                 out.write(line)
-            try:
-                code = proc.wait(timeout=max(1.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                code = -1
+                out.flush()
+            code = proc.wait()
+            timer.cancel()
+            if code < 0:
+                out.write(f"ended by the job's timeout ({job.timeout_minutes} min)\n")
         outcome = "passed" if code == 0 else f"failed (exit {code}; {log})"
         failed = failed or code != 0
         results.append((step.name, outcome, time.monotonic() - started))

@@ -3,9 +3,11 @@ would, runs them as GitHub would, and sees what a run leaves behind."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -111,3 +113,27 @@ def test_the_steps_do_not_see_the_tox_that_runs_the_dry_run(monkeypatch: pytest.
     env = dry.runner_environment()
     assert env["PATH"] == "/usr/bin"
     assert "VIRTUAL_ENV" not in env and "TOX_WORK_DIR" not in env
+
+
+def test_a_step_past_the_jobs_timeout_is_ended_with_its_children(tmp_path: Path) -> None:
+    steps = """\
+        - name: hangs
+          run: sleep 60 | cat
+        - name: cleanup
+          if: always()
+          run: echo cleaned >> "$GITHUB_STEP_SUMMARY"
+        """
+    job = dataclasses.replace(dry.load(_workflow(tmp_path, steps), {}), timeout_minutes=0.02)
+    logs, workspace, summary = tmp_path / "logs", tmp_path / "ws", tmp_path / "summary.md"
+    logs.mkdir()
+    workspace.mkdir()
+    started = time.monotonic()
+    results = dry.run(job, workspace, logs, summary)
+    assert time.monotonic() - started < 30
+    # As on GitHub, the always() steps still run after the job's timeout.
+    assert [(name, outcome.split(" ")[0]) for name, outcome, _ in results] == [
+        ("hangs", "failed"),
+        ("cleanup", "passed"),
+    ]
+    assert "ended by the job's timeout" in (logs / "step-01.log").read_text()
+    assert summary.read_text() == "cleaned\n"

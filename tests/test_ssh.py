@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 import time
 from pathlib import Path
 
@@ -50,3 +51,39 @@ def test_without_learnt_host_keys_no_ssh_config_is_made(tmp_path: Path) -> None:
     assert "StrictHostKeyChecking yes" in text and "StrictHostKeyChecking no" not in text
     wrapper = ssh.command()
     assert wrapper.read_text() == f'#!/bin/sh\nexec ssh -F "{tmp_path / "ssh_config"}" "$@"\n'
+
+
+@pytest.fixture
+def private_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "tmp"
+    root.mkdir()
+    monkeypatch.setattr("harness.lab.ssh.CONTROL_ROOT", root)
+    return root
+
+
+def test_the_control_folder_comes_back_after_a_destroy_removed_it(tmp_path: Path, private_root: Path) -> None:
+    """A kept config must not point at a socket folder that is gone (ssh: cannot bind to path)."""
+    ssh = Ssh(tmp_path, tmp_path, "t", lambda: "Host nas1\n  HostName 10.0.0.1\n")
+    ssh.known_hosts.write_text("nas1,10.0.0.1 ssh-ed25519 AAAA\n")
+    ssh.config()
+    [control] = private_root.iterdir()
+    control.rmdir()
+    ssh.config()
+    assert control.is_dir() and stat.S_IMODE(control.stat().st_mode) == 0o700
+
+
+@pytest.mark.parametrize("spoil", ["open", "symlink"])
+def test_a_control_folder_others_can_reach_is_refused(tmp_path: Path, private_root: Path, spoil: str) -> None:
+    ssh = Ssh(tmp_path, tmp_path, "t", lambda: "Host nas1\n  HostName 10.0.0.1\n")
+    ssh.known_hosts.write_text("nas1,10.0.0.1 ssh-ed25519 AAAA\n")
+    control = ssh.control_dir()
+    if spoil == "open":
+        control.chmod(0o777)
+    else:
+        control.rmdir()
+        elsewhere = tmp_path / "elsewhere"
+        elsewhere.mkdir(mode=0o700)
+        control.symlink_to(elsewhere)
+    with pytest.raises(LabError, match=r"not a private folder of this user.*remove it"):
+        ssh.config()
+    assert not (tmp_path / "ssh_config").exists()

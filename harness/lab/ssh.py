@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
+import stat
 import subprocess
 import time
 from collections.abc import Callable
@@ -15,6 +18,8 @@ from harness.lab import host_keys
 # Every remote command is bounded: a command stuck on a hard NFS mount must not hang the run.
 # Longer than the longest wait the harness asks a node for (crm_resource --wait on TCG: 1200 s).
 TIMEOUT_S = 2400.0
+# Socket paths must stay under 108 bytes, so not under a deep checkout.
+CONTROL_ROOT = Path("/tmp")
 
 
 class LabError(HarnessError):
@@ -42,6 +47,8 @@ class Ssh:
         """Vagrant's SSH config with the nodes' host keys checked, plus one shared connection per
         node (see `_connect`)."""
         path = self.state_dir / "ssh_config"
+        # Made (and checked) on every use: a destroy removes it while the config stays.
+        control = self.control_dir()
         if not path.exists():
             if not self.known_hosts.exists():
                 raise LabError(
@@ -51,7 +58,7 @@ class Ssh:
             # An SSH handshake costs a TCG node a second or more; a test makes hundreds of calls.
             # ControlMaster stays "no": only _connect starts masters, with no pipes to hold open.
             shared = (
-                f"Host *\n  ControlMaster no\n  ControlPath {self.control_dir()}/%C\n"
+                f"Host *\n  ControlMaster no\n  ControlPath {control}/%C\n"
                 "  ServerAliveInterval 15\n  ServerAliveCountMax 4\n  BatchMode yes\n"
             )
             path.write_text(host_keys.pinned(self._vagrant_config(), self.known_hosts) + "\n" + shared)
@@ -67,10 +74,19 @@ class Ssh:
         return path
 
     def control_dir(self) -> Path:
-        # Socket paths must stay under 108 bytes, so not under a deep checkout.
+        """The folder of the shared connections' sockets: whoever can open one runs commands as
+        root on the nodes, so it must be this user's own, a real folder, and closed to others."""
         digest = hashlib.sha256(str(self.state_dir).encode()).hexdigest()[:10]
-        path = Path("/tmp") / f"halab-ssh-{self.lab_name}-{digest}"
-        path.mkdir(mode=0o700, exist_ok=True)
+        path = CONTROL_ROOT / f"halab-ssh-{self.lab_name}-{digest}"
+        with contextlib.suppress(FileExistsError):
+            path.mkdir(mode=0o700)
+        st = path.lstat()
+        mode = stat.S_IMODE(st.st_mode)
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or mode & 0o077:
+            raise LabError(
+                f"{path}, the folder of the lab's SSH control sockets, is not a private folder of this user "
+                f"(mode {mode:04o}, owner uid {st.st_uid}): remove it (rm -r {path}); the harness makes it again"
+            )
         return path
 
     def _connect(self, node: str) -> None:
