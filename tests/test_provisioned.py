@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import stat
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -122,3 +123,21 @@ def test_prune_keeps_the_newest_of_each_lab_and_any_a_disk_stands_on(
     assert provisioned.prune(provisioned.newest_of_each_lab()) == []
     assert sorted(provisioned.prune(lambda key: False)) == sorted([str(old.folder), str(new.folder)])
     assert provisioned.entries() == []
+
+
+def test_the_state_comes_back_as_private_as_it_was_kept(tmp_path: Path) -> None:
+    """A kept lab's secrets folder is 0700 again after a restore, its keys 0600, nothing else widened."""
+    kept, back = tmp_path / "kept", tmp_path / "back"
+    (kept / "secrets").mkdir(parents=True, mode=0o700)
+    (kept / "secrets").chmod(0o700)
+    (kept / "secrets" / "hacluster").write_text("pw")
+    (kept / "secrets" / "hacluster").chmod(0o600)
+    (kept / "lab.json").write_text("{}")
+    archive = tmp_path / "state.tar"
+    provisioned.pack_state(kept, archive)
+    assert stat.S_IMODE(archive.stat().st_mode) == 0o600
+    back.mkdir()
+    provisioned.unpack_state(archive, back)
+    assert stat.S_IMODE((back / "secrets").stat().st_mode) == 0o700
+    assert stat.S_IMODE((back / "secrets" / "hacluster").stat().st_mode) == 0o600
+    assert (back / "lab.json").read_text() == "{}"

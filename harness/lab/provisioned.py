@@ -83,23 +83,39 @@ def keep(state_dir: Path, config: LabConfig, entry: Entry, progress: Callable[[s
         shutil.rmtree(entry.folder)  # cut short before: made again
     steps = snapshots.take(config, entry.snapshot_folder, progress)
     snapshots.save_definitions(config, entry.folder)
-    state = entry.folder / "state.tar"
-    with tarfile.open(state, "w") as tar:
-        for name in STATE:
-            if (state_dir / name).exists():
-                tar.add(state_dir / name, arcname=name)
-    state.chmod(0o600)  # the lab's keys and passwords
+    pack_state(state_dir, entry.folder / "state.tar")
     done = {"key": entry.key, "lab": config.name, "made": time.time(), "steps": steps}
     (entry.folder / DONE).write_text(json.dumps(done, indent=2))
     return steps
+
+
+def pack_state(state_dir: Path, archive: Path) -> None:
+    """The lab's state files (STATE) into `archive`, readable only by this user: keys and passwords."""
+    with tarfile.open(archive, "w") as tar:
+        for name in STATE:
+            if (state_dir / name).exists():
+                tar.add(state_dir / name, arcname=name)
+    archive.chmod(0o600)
+
+
+def _keep_folder_modes(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo | None:
+    # The "data" filter makes folders with the umask's mode: secrets/ would come back 0755.
+    safe = tarfile.data_filter(member, dest)
+    if safe is not None and member.isdir():
+        return safe.replace(mode=member.mode & 0o755, deep=False)
+    return safe
+
+
+def unpack_state(archive: Path, state_dir: Path) -> None:
+    with tarfile.open(archive) as tar:
+        tar.extractall(state_dir, filter=_keep_folder_modes)
 
 
 def restore(state_dir: Path, config: LabConfig, entry: Entry, progress: Callable[[str], None]) -> dict[str, float]:
     """Make the lab again from the entry: its state files, networks and domains, each node's disks
     and memory; the seconds each step took. Clocks, fencing and the lab's wholeness are the caller's."""
     started = time.monotonic()
-    with tarfile.open(entry.folder / "state.tar") as tar:
-        tar.extractall(state_dir, filter="data")
+    unpack_state(entry.folder / "state.tar", state_dir)
     made = snapshots.define(config, entry.folder)
     progress(f"lab: defined {', '.join(made) or 'nothing (all there)'}")
     steps: dict[str, float] = {"define": round(time.monotonic() - started, 2)}
