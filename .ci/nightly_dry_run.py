@@ -101,6 +101,11 @@ def load(workflow: Path, inputs: dict[str, str], job_name: str = "e2e") -> Job:
     return Job(env, steps, int(job.get("timeout-minutes", 360)))
 
 
+def volume_names(table: set[str]) -> set[str]:
+    """The names in `virsh vol-list POOL`'s table (its header and rule dropped): vol-list has no --name."""
+    return {row.split()[0] for row in table if not row.startswith(("Name ", "---"))}
+
+
 def host_inventory() -> dict[str, set[str]]:
     """What the lab makes on a host, to be compared before and after."""
 
@@ -112,11 +117,14 @@ def host_inventory() -> dict[str, set[str]]:
             check=False,
             env={**os.environ, "LC_ALL": "C"},
         )
-        return {line.strip() for line in out.stdout.splitlines() if line.strip()} if out.returncode == 0 else set()
+        if out.returncode != 0:
+            # An empty listing would pass for "nothing left behind".
+            raise DryRunError(f"virsh {' '.join(args)} failed: {out.stderr.strip()}; is libvirtd running?")
+        return {line.strip() for line in out.stdout.splitlines() if line.strip()}
 
     volumes: set[str] = set()
-    for pool in virsh("pool-list", "--all", "--name"):
-        volumes |= {f"{pool}/{v}" for v in virsh("vol-list", pool, "--name")}
+    for pool in virsh("pool-list", "--name"):
+        volumes |= {f"{pool}/{v}" for v in volume_names(virsh("vol-list", pool))}
     processes = set()
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():

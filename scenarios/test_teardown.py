@@ -29,14 +29,16 @@ STAND_IN = "import time; time.sleep(3600)"
 
 
 def _names(*args: str) -> set[str]:
-    return set(host_network.virsh(*args).stdout.split())
+    done = host_network.virsh(*args)
+    assert done.returncode == 0, f"virsh {' '.join(args)}: {done.stderr}"
+    return set(done.stdout.split())
 
 
 def held(config: LabConfig) -> dict[str, set[str]]:
     """What libvirt and the host hold of a lab, by its names and its state folder."""
     return {
         "domains": {d for d in _names("list", "--all", "--name") if d.startswith(config.domain_prefix)},
-        "volumes": {v for v in _names("vol-list", "default", "--name") if v.startswith(config.domain_prefix)},
+        "volumes": {v for v in host_network.pool_volumes("default") if v.startswith(config.domain_prefix)},
         "networks": _names("net-list", "--all", "--name") & set(config.network_names.values()),
         "fence_virtd": set(fencing.running_pids(config.state_dir)),
     }

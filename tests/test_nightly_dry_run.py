@@ -137,3 +137,12 @@ def test_a_step_past_the_jobs_timeout_is_ended_with_its_children(tmp_path: Path)
     ]
     assert "ended by the job's timeout" in (logs / "step-01.log").read_text()
     assert summary.read_text() == "cleaned\n"
+
+
+def test_volume_names_are_read_from_virshs_table() -> None:
+    table = {
+        "Name                         Path",
+        "-----------------------------------------",
+        "halab_nas1.img               /var/lib/libvirt/images/halab_nas1.img",
+    }
+    assert dry.volume_names(table) == {"halab_nas1.img"}

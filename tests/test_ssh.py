@@ -87,3 +87,30 @@ def test_a_control_folder_others_can_reach_is_refused(tmp_path: Path, private_ro
     with pytest.raises(LabError, match=r"not a private folder of this user.*remove it"):
         ssh.config()
     assert not (tmp_path / "ssh_config").exists()
+
+
+class FlakySsh(Ssh):
+    """A node that answers only once `marker` exists; before, it ends as ssh does, exit 255."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        super().__init__(tmp_path, tmp_path, "t", lambda: "")
+        self.marker = tmp_path / "tried"
+
+    def argv(self, node: str, command: str) -> list[str]:
+        fail = "echo 'No route to host' >&2; exit 255"
+        return ["sh", "-c", f"test -e {self.marker} || {{ touch {self.marker} 2>/dev/null; {fail}; }}"]
+
+
+def test_a_node_that_answers_late_is_waited_for(tmp_path: Path) -> None:
+    ssh = FlakySsh(tmp_path)
+    ssh.wait_reachable("nas2", timeout=30)
+    assert ssh.marker.exists()
+
+
+def test_a_node_that_never_answers_is_an_error_naming_it_and_why(tmp_path: Path) -> None:
+    ssh = FlakySsh(tmp_path)
+    ssh.marker = tmp_path / "no-such-folder" / "tried"  # touch fails: never answers
+    started = time.monotonic()
+    with pytest.raises(LabError, match=r"nas2: no answer over SSH within 1 s \(No route to host"):
+        ssh.wait_reachable("nas2", timeout=1)
+    assert time.monotonic() - started < 10

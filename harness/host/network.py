@@ -9,7 +9,10 @@ import os
 import subprocess
 import xml.etree.ElementTree as ET
 
+import libvirt
+
 from harness.config.lab import LabConfig, LabConfigError
+from harness.host import domains
 
 URI = "qemu:///system"
 
@@ -32,7 +35,26 @@ def bridge_of(network: str) -> str:
 
 
 def _names(*args: str) -> list[str]:
-    return [line.strip() for line in virsh(*args).stdout.splitlines() if line.strip()]
+    done = virsh(*args)
+    if done.returncode != 0:
+        # An empty list here would read as "nothing there": a sweep or a check that sees nothing.
+        raise LabConfigError(
+            f"virsh {' '.join(args)} failed: {done.stderr.strip()}; 'ha-lab doctor --fix' starts libvirt"
+        )
+    return [line.strip() for line in done.stdout.splitlines() if line.strip()]
+
+
+def pool_volumes(pool: str = "default") -> dict[str, libvirt.virStorageVol]:
+    """The volumes of a storage pool by name ({} without the pool); virsh's vol-list has no --name."""
+    with domains.connection() as conn:
+        try:
+            found = conn.storagePoolLookupByName(pool)
+        except libvirt.libvirtError:
+            return {}
+        if not found.isActive():
+            return {}
+        found.refresh(0)
+        return {vol.name(): vol for vol in found.listAllVolumes()}
 
 
 def network_ranges() -> dict[str, list[ipaddress.IPv4Network]]:
@@ -108,6 +130,16 @@ def refuse_foreign(config: LabConfig) -> None:
         )
 
 
+def sweep_volumes(config: LabConfig, pool: str = "default") -> list[str]:
+    """Remove the volumes named after this lab (a failed bring-up's disks) from the pool."""
+    removed = []
+    for name, volume in pool_volumes(pool).items():
+        if name.startswith(config.domain_prefix):
+            volume.delete(0)
+            removed.append(f"volume {name}")
+    return removed
+
+
 def sweep(config: LabConfig) -> list[str]:
     """Remove every domain, volume and network of this lab that libvirt still has."""
     removed = []
@@ -116,10 +148,7 @@ def sweep(config: LabConfig) -> list[str]:
             virsh("destroy", domain)
             virsh("undefine", domain, "--remove-all-storage")
             removed.append(f"domain {domain}")
-    for volume in _names("vol-list", "default", "--name") if "default" in _names("pool-list", "--name") else []:
-        if volume.startswith(config.domain_prefix):
-            virsh("vol-delete", volume, "--pool", "default")
-            removed.append(f"volume {volume}")
+    removed += sweep_volumes(config)
     for network in config.network_names.values():
         if network in _names("net-list", "--all", "--name"):
             virsh("net-destroy", network)

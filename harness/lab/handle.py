@@ -37,6 +37,8 @@ SETTLE_TIMEOUT_S = 900
 # A restored or reverted node holds a lease the host's DHCP server may not know (a restore defines
 # the network anew): Vagrant finds a node's address in those leases. One DHCP exchange for the
 # address the node has, by a second dhclient that configures nothing (-sf /bin/true) and stops.
+# A restored node answers SSH within seconds; a minute means it is not there.
+REACH_TIMEOUT_S = 60.0
 RENEW_LEASE = (
     "sudo cp /var/lib/dhcp/dhclient.eth0.leases /run/halab-renew.leases"
     " && sudo timeout 30 dhclient -4 -1 -i -I -sf /bin/true -pf /run/halab-renew.pid -lf /run/halab-renew.leases eth0"
@@ -317,6 +319,7 @@ class Lab:
         harness reads their journals against the host's clock."""
 
         def step(node: str) -> None:
+            self.remote.wait_reachable(node, REACH_TIMEOUT_S)
             # The host's time is read as the command leaves: the error is one SSH round trip.
             self.ssh(node, f"sudo date -u -s @{time.time():.3f} >/dev/null && {RENEW_LEASE}")
 
@@ -343,7 +346,7 @@ class Lab:
         if snapshots.lab_folder(self.config).exists():
             shutil.rmtree(snapshots.lab_folder(self.config))  # its frozen disks were the lab's
             swept.append(f"snapshots {snapshots.lab_folder(self.config)}")
-        shutil.rmtree(self.remote.control_dir(), ignore_errors=True)
+        shutil.rmtree(self.remote.control_path(), ignore_errors=True)
         shutil.rmtree(self.state_dir, ignore_errors=True)
         shutil.rmtree(self.console_dir, ignore_errors=True)
         return stopped + swept

@@ -73,11 +73,32 @@ class Ssh:
             path.chmod(0o700)
         return path
 
+    def control_path(self) -> Path:
+        digest = hashlib.sha256(str(self.state_dir).encode()).hexdigest()[:10]
+        return CONTROL_ROOT / f"halab-ssh-{self.lab_name}-{digest}"
+
+    def wait_reachable(self, node: str, timeout: float) -> None:
+        """Until `node` answers over SSH. Just after a restore the host may not reach a node for a
+        few seconds (ssh: "No route to host" until its neighbour entry is learnt again)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                args = self.argv(node, "true")
+                done = _bounded(node, "true", 30, args, stdin=subprocess.DEVNULL, capture_output=True)
+            except (LabError, subprocess.TimeoutExpired) as err:
+                last = str(err)
+            else:
+                if done.returncode == 0:
+                    return
+                last = done.stderr.decode(errors="replace").strip()
+            if time.monotonic() > deadline:
+                raise LabError(f"{node}: no answer over SSH within {timeout:.0f} s ({last}); 'ha-lab status' shows it")
+            time.sleep(2)
+
     def control_dir(self) -> Path:
         """The folder of the shared connections' sockets: whoever can open one runs commands as
         root on the nodes, so it must be this user's own, a real folder, and closed to others."""
-        digest = hashlib.sha256(str(self.state_dir).encode()).hexdigest()[:10]
-        path = CONTROL_ROOT / f"halab-ssh-{self.lab_name}-{digest}"
+        path = self.control_path()
         with contextlib.suppress(FileExistsError):
             path.mkdir(mode=0o700)
         st = path.lstat()
