@@ -186,6 +186,8 @@ def run(job: Job, workspace: Path, log_dir: Path, summary: Path) -> list[tuple[s
     failed = False
     deadline = time.monotonic() + job.timeout_minutes * 60
     for number, step in enumerate(job.steps, 1):
+        if not step.always and time.monotonic() > deadline:
+            failed = True  # GitHub cancels the job: only the always() steps run on
         if failed and not step.always:
             results.append((step.name, "skipped", 0.0))
             continue

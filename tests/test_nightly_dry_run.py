@@ -146,3 +146,23 @@ def test_volume_names_are_read_from_virshs_table() -> None:
         "halab_nas1.img               /var/lib/libvirt/images/halab_nas1.img",
     }
     assert dry.volume_names(table) == {"halab_nas1.img"}
+
+
+def test_past_the_jobs_timeout_between_steps_only_the_always_steps_run(tmp_path: Path) -> None:
+    steps = """\
+        - name: late
+          run: echo late >> "$GITHUB_STEP_SUMMARY"
+        - name: cleanup
+          if: always()
+          run: echo cleaned >> "$GITHUB_STEP_SUMMARY"
+        """
+    job = dataclasses.replace(dry.load(_workflow(tmp_path, steps), {}), timeout_minutes=0)
+    logs, workspace, summary = tmp_path / "logs", tmp_path / "ws", tmp_path / "summary.md"
+    logs.mkdir()
+    workspace.mkdir()
+    results = dry.run(job, workspace, logs, summary)
+    assert [(name, outcome.split(" ")[0]) for name, outcome, _ in results] == [
+        ("late", "skipped"),
+        ("cleanup", "passed"),
+    ]
+    assert summary.read_text() == "cleaned\n"
