@@ -115,6 +115,16 @@ def test_the_steps_do_not_see_the_tox_that_runs_the_dry_run(monkeypatch: pytest.
     assert "VIRTUAL_ENV" not in env and "TOX_WORK_DIR" not in env
 
 
+def _run_with_timeout(
+    tmp_path: Path, steps: str, timeout_minutes: float
+) -> tuple[list[tuple[str, str, float]], Path, Path]:
+    job = dataclasses.replace(dry.load(_workflow(tmp_path, steps), {}), timeout_minutes=timeout_minutes)
+    logs, workspace, summary = tmp_path / "logs", tmp_path / "ws", tmp_path / "summary.md"
+    logs.mkdir()
+    workspace.mkdir()
+    return dry.run(job, workspace, logs, summary), logs, summary
+
+
 def test_a_step_past_the_jobs_timeout_is_ended_with_its_children(tmp_path: Path) -> None:
     steps = """\
         - name: hangs
@@ -123,12 +133,8 @@ def test_a_step_past_the_jobs_timeout_is_ended_with_its_children(tmp_path: Path)
           if: always()
           run: echo cleaned >> "$GITHUB_STEP_SUMMARY"
         """
-    job = dataclasses.replace(dry.load(_workflow(tmp_path, steps), {}), timeout_minutes=0.02)
-    logs, workspace, summary = tmp_path / "logs", tmp_path / "ws", tmp_path / "summary.md"
-    logs.mkdir()
-    workspace.mkdir()
     started = time.monotonic()
-    results = dry.run(job, workspace, logs, summary)
+    results, logs, summary = _run_with_timeout(tmp_path, steps, timeout_minutes=0.02)
     assert time.monotonic() - started < 30
     # As on GitHub, the always() steps still run after the job's timeout.
     assert [(name, outcome.split(" ")[0]) for name, outcome, _ in results] == [
@@ -156,11 +162,7 @@ def test_past_the_jobs_timeout_between_steps_only_the_always_steps_run(tmp_path:
           if: always()
           run: echo cleaned >> "$GITHUB_STEP_SUMMARY"
         """
-    job = dataclasses.replace(dry.load(_workflow(tmp_path, steps), {}), timeout_minutes=0)
-    logs, workspace, summary = tmp_path / "logs", tmp_path / "ws", tmp_path / "summary.md"
-    logs.mkdir()
-    workspace.mkdir()
-    results = dry.run(job, workspace, logs, summary)
+    results, _, summary = _run_with_timeout(tmp_path, steps, timeout_minutes=0)
     assert [(name, outcome.split(" ")[0]) for name, outcome, _ in results] == [
         ("late", "skipped"),
         ("cleanup", "passed"),
