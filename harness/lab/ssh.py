@@ -14,6 +14,7 @@ from typing import Any
 
 from harness.errors import HarnessError
 from harness.lab import host_keys
+from harness.waiting import NotYet, wait_for
 
 # Every remote command is bounded: a command stuck on a hard NFS mount must not hang the run.
 # Longer than the longest wait the harness asks a node for (crm_resource --wait on TCG: 1200 s).
@@ -80,20 +81,15 @@ class Ssh:
     def wait_reachable(self, node: str, timeout: float) -> None:
         """Until `node` answers over SSH. Just after a restore the host may not reach a node for a
         few seconds (ssh: "No route to host" until its neighbour entry is learnt again)."""
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def answers() -> bool:
             try:
-                args = self.argv(node, "true")
-                done = _bounded(node, "true", 30, args, stdin=subprocess.DEVNULL, capture_output=True)
-            except (LabError, subprocess.TimeoutExpired) as err:
-                last = str(err)
-            else:
-                if done.returncode == 0:
-                    return
-                last = done.stderr.decode(errors="replace").strip()
-            if time.monotonic() > deadline:
-                raise LabError(f"{node}: no answer over SSH within {timeout:.0f} s ({last}); 'ha-lab status' shows it")
-            time.sleep(2)
+                self.run(node, "true", timeout=30)
+            except LabError as err:
+                raise NotYet(str(err).splitlines()[-1]) from err  # ssh's own words, e.g. No route to host
+            return True
+
+        wait_for(f"{node} answering SSH", timeout, answers, every_s=2)
 
     def control_dir(self) -> Path:
         """The folder of the shared connections' sockets: whoever can open one runs commands as
