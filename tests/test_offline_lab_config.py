@@ -129,6 +129,19 @@ def test_moving_the_guest_is_a_live_migration(tmp_path: Path, lab_json: Path) ->
     assert crm_mon(tmp_path / "moved.xml", lab_json).where("guest") == [target]
 
 
+def test_the_guests_monitor_keeps_no_utilization_the_cluster_would_not_read(tmp_path: Path, lab_json: Path) -> None:
+    """VirtualDomain's monitor by default refreshes the guest's cpu and memory utilization (a virsh
+    and a crm_resource per attribute, every monitor): only a placement strategy other than the
+    default reads them, and on a loaded TCG vnode they cost most of a monitor's time."""
+    cib = ET.parse(build_cib(tmp_path, lab_json, "hv-resources.sh")).getroot()
+    [guest] = cib.findall(".//primitive[@id='guest']")
+    params = {nv.get("name"): nv.get("value") for nv in guest.findall("./instance_attributes/nvpair")}
+    for name in ("autoset_utilization_cpu", "autoset_utilization_host_memory", "autoset_utilization_hv_memory"):
+        assert params.get(name) == "false", f"{name}={params.get(name)}: each monitor would refresh it"
+    strategy = [nv.get("value") for nv in cib.findall(".//crm_config//nvpair[@name='placement-strategy']")]
+    assert strategy in ([], ["default"]), f"placement-strategy {strategy} reads utilization: keep it up to date"
+
+
 DRBDADM_84 = "/usr/lib/drbd/drbdadm-84"  # what drbdadm runs when the 8.4 module is loaded, as in the nodes
 
 
