@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import types
 from pathlib import Path
 
@@ -25,11 +26,24 @@ def test_the_last_run_is_the_one_latest_points_at(tmp_path: Path) -> None:
     assert _last_run(tmp_path) == "none in this checkout"
     run = tmp_path / "runs" / "20261203T172954"
     run.mkdir(parents=True)
-    for name in ("nas_move-idle-run1.json", "nas_move-load-run1.json"):
-        (run / name).write_text("{}")
-    (run / "summary.md").write_text("| nas_move | 0 | 1 | passed |\n| nas_move | 8 | 1 | failed |\n")
+    (run / "nas_move-idle-run1.json").write_text(json.dumps({"outcome": "passed"}))
+    (run / "nas_move-load-run1.json").write_text(json.dumps({"outcome": "failed"}))
+    (run / "disk_gone-idle-run1.json").write_text(json.dumps({"outcome": "caught"}))
     (tmp_path / "latest").symlink_to("runs/20261203T172954")
-    assert _last_run(tmp_path) == f"{run} (2 runs, 1 failed)"
+    assert _last_run(tmp_path) == f"{run} (3 runs, 1 failed)"
+
+
+def test_the_last_run_counts_failures_of_a_session_stopped_before_its_summary(tmp_path: Path) -> None:
+    """A stopped session leaves its run files but no summary.md: its failures still count."""
+    run = tmp_path / "runs" / "20261204T170044"
+    run.mkdir(parents=True)
+    (run / "hypervisor_move-idle-run1.json").write_text(json.dumps({"outcome": "passed"}))
+    (run / "nas_move-idle-run1.json").write_text(json.dumps({"outcome": "failed"}))
+    (run / "both_move-idle-run1.json").write_text(json.dumps({"outcome": "harness error"}))
+    (run / "old_move-idle-run1.json").write_text(json.dumps({"verdicts": {"budget: freeze": "FAILED: 9 s"}}))
+    (run / "cut_short-idle-run1.json").write_text("{")
+    (tmp_path / "latest").symlink_to("runs/20261204T170044")
+    assert _last_run(tmp_path) == f"{run} (5 runs, 4 failed)"
 
 
 def test_each_clusters_state_is_read_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

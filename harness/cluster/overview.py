@@ -4,6 +4,7 @@ its own; one that cannot be read says why instead of hiding the others."""
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from harness.cluster.state import ClusterState
 from harness.config.facts import RESOURCES
 from harness.errors import HarnessError
 from harness.host import fencing
+from harness.judging.summary import GOOD_OUTCOMES, outcome_of
 from harness.lab.handle import Lab
 
 
@@ -42,10 +44,18 @@ def _last_run(artifacts: Path) -> str:
     latest = artifacts / "latest"
     if not latest.exists():
         return "none in this checkout"
-    summary = latest / "summary.md"
-    runs = sum(1 for _ in latest.glob("*-run*.json"))
-    failed = summary.read_text().count("| failed |") if summary.exists() else 0
-    return f"{latest.resolve()} ({runs} runs, {failed} failed)"
+    # From the run files, not summary.md: a session that was stopped (or is still running) has
+    # written its runs but no summary yet.
+    outcomes = [_outcome(path) for path in sorted(latest.glob("*-run*.json"))]
+    failed = sum(1 for outcome in outcomes if outcome not in GOOD_OUTCOMES)
+    return f"{latest.resolve()} ({len(outcomes)} runs, {failed} failed)"
+
+
+def _outcome(path: Path) -> str:
+    try:
+        return outcome_of(json.loads(path.read_text()))
+    except (OSError, ValueError, AttributeError):
+        return "unreadable"
 
 
 def _where(state: ClusterState, resource: str) -> str:

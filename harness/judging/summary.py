@@ -64,7 +64,8 @@ def summary_from_files(paths: Sequence[Path]) -> str:
     for path in paths:
         try:
             document = json.loads(path.read_text())
-            verdicts = document["verdicts"]
+            if not isinstance(document["verdicts"], dict):
+                raise TypeError("its verdicts are not a table")
             # Figures from libvirt's own record, so files written before a fix to them read right.
             figures = {**document["figures"], **libvirt_figures(document["libvirt_completed_job"] or {})}
             row = {"scenario": document["scenario"], "load_mibs": document["load_mibs"], "figures": figures}
@@ -73,11 +74,19 @@ def summary_from_files(paths: Sequence[Path]) -> str:
             raise ReportError(
                 f"{path}: not a move run file ({err}); give the JSON files under artifacts/runs/*/"
             ) from err
-        passed = bool(verdicts) and all(str(v).startswith("ok") for v in verdicts.values())
-        outcome = document.get("outcome") or ("passed" if passed else "failed")
-        rows.append({**row, "repeat": f"{path.parent.name}/{path.stem}", "outcome": outcome,
+        rows.append({**row, "repeat": f"{path.parent.name}/{path.stem}", "outcome": outcome_of(document),
                      "breakdown": breakdown.markdown() if breakdown else None})  # fmt: skip
     return summary_markdown(rows)
+
+
+GOOD_OUTCOMES = ("passed", "caught")  # a move that held, a control whose breakage was caught
+
+
+def outcome_of(document: dict[str, Any]) -> str:
+    """A run file's outcome; files written before runs recorded one are judged by their verdicts."""
+    verdicts = document.get("verdicts") or {}
+    passed = bool(verdicts) and all(str(v).startswith("ok") for v in verdicts.values())
+    return str(document.get("outcome") or ("passed" if passed else "failed"))
 
 
 class ReportError(HarnessError, ValueError):
