@@ -14,7 +14,7 @@ from harness.config.lab import REPO, LabConfig
 from harness.errors import HarnessError
 from harness.host.doctor import examine
 from harness.host.guest_image import build_guest_image, cache_root
-from harness.judging.summary import summary_from_files
+from harness.judging.summary import last_run, summary_from_files
 from harness.lab.handle import Lab
 from harness.lab.provisioned import newest_of_each_lab
 from harness.lab.provisioned import prune as prune_kept
@@ -63,7 +63,7 @@ def _status(args: argparse.Namespace) -> int:
     print(f"{'state':<12} {lab.state_dir}\n{'consoles':<12} {lab.console_dir}")
     running = all(state == "running" for state in states.values())
     if running:
-        for line in overview(lab, REPO / "artifacts"):
+        for line in overview(lab, lambda: last_run(REPO / "artifacts")):
             print(line)
     return 0 if running else 1
 

@@ -4,16 +4,13 @@ its own; one that cannot be read says why instead of hiding the others."""
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable
-from pathlib import Path
 
 from harness.cluster import placement
 from harness.cluster.state import ClusterState
 from harness.config.facts import RESOURCES
 from harness.errors import HarnessError
 from harness.host import fencing
-from harness.judging.summary import GOOD_OUTCOMES, outcome_of
 from harness.lab.handle import Lab
 
 
@@ -40,30 +37,13 @@ def _fencing(lab: Lab, state: Callable[[str], ClusterState]) -> str:
     return "; ".join(parts)
 
 
-def _last_run(artifacts: Path) -> str:
-    latest = artifacts / "latest"
-    if not latest.exists():
-        return "none in this checkout"
-    # From the run files, not summary.md: a session that was stopped (or is still running) has
-    # written its runs but no summary yet.
-    outcomes = [_outcome(path) for path in sorted(latest.glob("*-run*.json"))]
-    failed = sum(1 for outcome in outcomes if outcome not in GOOD_OUTCOMES)
-    return f"{latest.resolve()} ({len(outcomes)} runs, {failed} failed)"
-
-
-def _outcome(path: Path) -> str:
-    try:
-        return outcome_of(json.loads(path.read_text()))
-    except (OSError, ValueError, AttributeError):
-        return "unreadable"
-
-
 def _where(state: ClusterState, resource: str) -> str:
     return ", ".join(state.where(resource)) or "nowhere"
 
 
-def overview(lab: Lab, artifacts: Path) -> list[str]:
-    """Accelerator, where the guest and the NFS service run, DRBD, fencing, the newest run."""
+def overview(lab: Lab, last_run: Callable[[], str]) -> list[str]:
+    """Accelerator, where the guest and the NFS service run, DRBD, fencing, the newest run (read by
+    `last_run`: run files are judging's, a layer above this one)."""
     # Each cluster's crm_mon once (an SSH call, seconds on a TCG node); a failed read is tried again.
     state = functools.cache(lambda role: placement.cluster_state(lab, role))
     return [
@@ -72,5 +52,5 @@ def overview(lab: Lab, artifacts: Path) -> list[str]:
         _line("NFS on", lambda: _where(state("nas"), RESOURCES.nfs_server)),
         _line("DRBD", lambda: _drbd(lab)),
         _line("fencing", lambda: _fencing(lab, state)),
-        _line("last run", lambda: _last_run(artifacts)),
+        _line("last run", last_run),
     ]

@@ -99,3 +99,22 @@ def _cell(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.1f}"
     return str(value)
+
+
+def last_run(artifacts: Path) -> str:
+    """`ha-lab status`'s line on the newest run folder: how many runs, how many did not hold."""
+    latest = artifacts / "latest"
+    if not latest.exists():
+        return "none in this checkout"
+    # From the run files, not summary.md: a session that was stopped (or is still running) has
+    # written its runs but no summary yet.
+    outcomes = [_outcome(path) for path in sorted(latest.glob("*-run*.json"))]
+    failed = sum(1 for outcome in outcomes if outcome not in GOOD_OUTCOMES)
+    return f"{latest.resolve()} ({len(outcomes)} runs, {failed} failed)"
+
+
+def _outcome(path: Path) -> str:
+    try:
+        return outcome_of(json.loads(path.read_text()))
+    except (OSError, ValueError, AttributeError):
+        return "unreadable"
