@@ -13,6 +13,8 @@ from harness.judging.breakdown import of_document
 from harness.measure.record import libvirt_figures
 from harness.probe.stats import percentile
 
+GOOD_OUTCOMES = ("passed", "caught")  # a move that held, a control whose breakage was caught
+
 SUMMARY_FIGURES = (
     "largest_freeze_ms",
     "disk_stall_ms",
@@ -46,7 +48,7 @@ def summary_markdown(rows: Sequence[dict[str, Any]]) -> str:
     ]
     lines.append("|" + "---|" * (4 + len(SUMMARY_FIGURES)))
     for (scenario, load), group in groups.items():
-        others = [f"{r['repeat']} ({r['outcome']})" for r in group if r["outcome"] not in ("passed", "caught")]
+        others = [f"{r['repeat']} ({r['outcome']})" for r in group if r["outcome"] not in GOOD_OUTCOMES]
         cells = [scenario, load, len(group), f"{len(others)}: {', '.join(others)}" if others else "0"]
         for key in SUMMARY_FIGURES:
             values = [float(r["figures"][key]) for r in group if r["figures"].get(key) is not None]
@@ -77,9 +79,6 @@ def summary_from_files(paths: Sequence[Path]) -> str:
         rows.append({**row, "repeat": f"{path.parent.name}/{path.stem}", "outcome": outcome_of(document),
                      "breakdown": breakdown.markdown() if breakdown else None})  # fmt: skip
     return summary_markdown(rows)
-
-
-GOOD_OUTCOMES = ("passed", "caught")  # a move that held, a control whose breakage was caught
 
 
 def outcome_of(document: dict[str, Any]) -> str:
