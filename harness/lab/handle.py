@@ -153,7 +153,7 @@ class Lab:
         way = bring_up_way(new, restore, entry, self.provisioned(), not new and self.running())
         restored = way == "restore"
         if way == "reuse":
-            # Provisioning again would change nothing (same recipe) and costs 10 minutes under TCG;
+            # Provisioning again would change nothing (same recipe) and cost 424 s under TCG;
             # what a run broke the revert before each scenario repairs, or 'ha-lab provision'.
             self.progress(f"lab: running, provisioned as this code would ({entry.key}): not provisioned again")
             self.start_fencing()
